@@ -1,0 +1,131 @@
+"""Parse one raw market-stream message (spot or COIN-M) into a domain event.
+
+This runs on the WebSocket threads for every message, so it stays lean: one `json.loads`, direct
+key access, and no objects beyond the result. Shapes follow binance-reference §1.2 (combined
+envelope), §5.1/§5.3 (depthUpdate), §5.6 (bookTicker) and §6.2 (markPriceUpdate).
+
+A message that is not valid JSON or lacks a field we need raises `StreamParseError` (one type, with
+the first bytes of the message) so the caller can log it once and carry on. Unknown extra fields are
+tolerated: Binance adds fields over time (e.g. `st` on COIN-M depth).
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from arbitrage.models import BookTicker, DepthDiff, DepthSnapshot, Level, MarkPrice
+
+log = logging.getLogger("arbitrage.streams")
+
+_HEAD = 120  # bytes of a bad message quoted in the error: enough to recognise it, short for logs
+
+
+class StreamParseError(ValueError):
+    """A stream message we could not understand (bad JSON or a wrong shape)."""
+
+
+def _head(raw: str | bytes) -> str:
+    if isinstance(raw, (bytes, bytearray)):
+        return bytes(raw[:_HEAD]).decode("utf-8", errors="replace")
+    return raw[:_HEAD]
+
+
+def _levels(rows: list) -> list[Level]:
+    return [(float(p), float(q)) for p, q in rows]
+
+
+def _int(value: object) -> int:
+    # bool is an int subclass; a bool id or time is a wrong shape, not a number
+    if type(value) is not int:
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _str(value: object) -> str:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _depth(d: dict, recv_ns: int) -> DepthDiff:
+    pu = d.get("pu")  # COIN-M only; spot diffs have no `pu`
+    return DepthDiff(
+        symbol=_str(d["s"]),
+        first_id=_int(d["U"]),
+        final_id=_int(d["u"]),
+        prev_final_id=None if pu is None else _int(pu),
+        bids=_levels(d["b"]),
+        asks=_levels(d["a"]),
+        event_ms=_int(d["E"]),
+        recv_ns=recv_ns,
+    )
+
+
+def _ticker(d: dict, recv_ns: int) -> BookTicker:
+    e_ms = d.get("E")  # spot bookTicker carries no event time
+    return BookTicker(
+        symbol=_str(d["s"]),
+        update_id=_int(d["u"]),
+        bid=float(_str(d["b"])),
+        bid_qty=float(_str(d["B"])),
+        ask=float(_str(d["a"])),
+        ask_qty=float(_str(d["A"])),
+        event_ms=None if e_ms is None else _int(e_ms),
+        recv_ns=recv_ns,
+    )
+
+
+def _mark(d: dict, recv_ns: int) -> MarkPrice:
+    index = d.get("i")
+    rate = _str(d["r"])  # "" on delivery contracts
+    return MarkPrice(
+        symbol=_str(d["s"]),
+        mark=float(_str(d["p"])),
+        index=float(index) if index else None,
+        funding_rate=float(rate) if rate else None,
+        next_funding_ms=_int(d["T"]),
+        event_ms=_int(d["E"]),
+        recv_ns=recv_ns,
+    )
+
+
+def parse_message(raw: str | bytes, recv_ns: int) -> DepthDiff | MarkPrice | BookTicker | None:
+    """One raw stream message -> a domain event, or None for messages the bot does not use
+    (trades, subscription replies, partial-depth snapshots, server notices)."""
+    try:
+        msg = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise StreamParseError(f"not JSON ({exc}): {_head(raw)!r}") from None
+    try:
+        data = msg["data"] if "stream" in msg and "data" in msg else msg
+        kind = data.get("e")
+        if kind == "depthUpdate":
+            return _depth(data, recv_ns)
+        if kind == "bookTicker" or (kind is None and "u" in data and "B" in data):
+            return _ticker(data, recv_ns)
+        if kind == "markPriceUpdate":
+            return _mark(data, recv_ns)
+        if kind is None and "code" in data and "msg" in data:
+            # a control-request error reply ({"code":2,"msg":"Invalid request..."}): rare, worth a line
+            log.warning("stream error reply: %s", _head(raw))
+        return None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StreamParseError(f"bad shape ({type(exc).__name__}: {exc}): {_head(raw)!r}") from None
+
+
+def parse_snapshot(body: dict, symbol: str, recv_ns: int) -> DepthSnapshot:
+    """A REST depth body (spot §4.1 or COIN-M §4.2) -> DepthSnapshot. Spot bodies name no symbol,
+    so the caller passes the one it asked for. Raises StreamParseError on a wrong shape."""
+    try:
+        e_ms = body.get("E")
+        return DepthSnapshot(
+            symbol=symbol,
+            last_update_id=_int(body["lastUpdateId"]),
+            bids=_levels(body["bids"]),
+            asks=_levels(body["asks"]),
+            event_ms=None if e_ms is None else _int(e_ms),
+            recv_ns=recv_ns,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StreamParseError(f"bad depth snapshot ({type(exc).__name__}: {exc}): "
+                               f"{str(body)[:_HEAD]!r}") from None
