@@ -1,0 +1,27 @@
+# The README's quick start: `make demo` (run the bot on the built-in local exchange) and `make test`.
+# Both create the virtual environment and install the pinned requirements first, so each works on a
+# fresh machine that has only Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_SECONDS ?= 60
+
+.PHONY: demo test check-captures clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m app.main --venue sim --run-seconds $(RUN_SECONDS)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+# Rebuild the books from the real captures in ../shared/data and compare with Binance's bookTicker.
+check-captures: $(BIN)/.installed
+	$(BIN)/python -m app.check_capture ../shared/data/spot_btcusdt_20240808.gz ../shared/data/cm_btcusd_perp_20240808.gz
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,188 @@
+"""`python -m app.main`: settings -> venue -> clients -> bot loop -> summary -> exit code.
+
+Exit codes (design §13): 0 ok, 2 bad settings (or a symbol the venue does not list), 3 halted,
+1 unexpected error. The user never sees a traceback unless LOG_LEVEL=DEBUG.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+import requests
+
+from arbitrage.config import Settings, SettingsError, check_dotenv_permissions, load_settings
+from arbitrage.exchanges.binance_coinm import CoinmClient
+from arbitrage.exchanges.binance_spot import SpotClient
+from arbitrage.exchanges.errors import BinanceError, UnknownSymbol
+from arbitrage.exchanges.http import BinanceHttp
+from arbitrage.logs import setup_logging
+from arbitrage.venues import VenueUrls, urls_for
+from app.summary import print_summary
+
+log = logging.getLogger("app.main")
+
+EXIT_OK, EXIT_ERROR, EXIT_SETTINGS, EXIT_HALTED = 0, 1, 2, 3
+RETRY_MAX_S = 15.0
+
+
+class StartupError(Exception):
+    """A problem that stops the program before it trades, with one clear line (exit 2)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        settings = load_settings(argv, os.environ)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_SETTINGS
+    setup_logging(settings.log_level, _secrets(settings))
+    if settings.print_config:
+        for name, value in settings.masked().items():
+            print(f"{name} = {value}")
+        return EXIT_OK
+    warning = check_dotenv_permissions(".env")
+    if warning:
+        log.warning("%s", warning)
+    stop = threading.Event()
+    _install_signal_handlers(stop)
+    sim = None
+    run_seconds = float(settings.run_seconds)
+    give_up_at = time.monotonic() + run_seconds if run_seconds > 0 else None
+    try:
+        urls, sim = _open_venue(settings, stop, give_up_at)
+        if urls is None:
+            return EXIT_OK                       # stopped while waiting for the venue
+        return _run(settings, urls, stop, give_up_at)
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    except GaveUp as exc:
+        log.error("[NET] %s", exc)
+        return EXIT_ERROR
+    except Exception as exc:  # the last line of defence: one line, the traceback only at DEBUG
+        log.error("unexpected error: %s: %s", type(exc).__name__, exc,
+                  exc_info=settings.log_level == "DEBUG")
+        return EXIT_ERROR
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
+         give_up_at: float | None) -> int:
+    from arbitrage.bot import Bot   # imported late: settings errors must not wait for it
+
+    timeout = float(settings.http_timeout)
+    spot_http = BinanceHttp(urls.spot_rest, settings.spot_key, settings.spot_secret,
+                            recv_window=settings.recv_window, timeout=timeout)
+    coinm_http = BinanceHttp(urls.coinm_rest, settings.dapi_key, settings.dapi_secret,
+                             recv_window=settings.recv_window, timeout=timeout)
+    spot, coinm = SpotClient(spot_http), CoinmClient(coinm_http)
+    rules = _with_retry(stop, f"{settings.venue} exchangeInfo",
+                        lambda: (_rules(spot, settings.spot_symbol, "SPOT_SYMBOL"),
+                                 _rules(coinm, settings.coinm_symbol, "COINM_SYMBOL")),
+                        give_up_at)
+    if rules is None:
+        return EXIT_OK
+    spot_rules, perp_rules = rules
+    if spot_rules.base_asset != perp_rules.base_asset:
+        raise StartupError(f"SPOT_SYMBOL {spot_rules.symbol} (base {spot_rules.base_asset}) and "
+                           f"COINM_SYMBOL {perp_rules.symbol} (base {perp_rules.base_asset}) "
+                           f"do not hedge each other")
+    for r in (spot_rules, perp_rules):
+        if not r.trading:
+            log.warning("%s is not trading on %s (status %s): watching only",
+                        r.symbol, settings.venue, r.status)
+    for client in (spot, coinm):
+        _with_retry(stop, "server time", client.sync_time, give_up_at)
+    log.info("venue %s: spot %s (tick %s, step %s), COIN-M %s (tick %s, contract %s USD)",
+             settings.venue, spot_rules.symbol, spot_rules.tick_size, spot_rules.step_size,
+             perp_rules.symbol, perp_rules.tick_size, perp_rules.contract_size)
+    bot = Bot(settings, urls, spot, coinm, spot_rules, perp_rules)
+    stats = bot.run(stop, float(settings.run_seconds))
+    print_summary(bot, stats, sys.stdout)
+    return EXIT_OK
+
+
+def _rules(client, symbol: str, setting: str):
+    try:
+        return client.exchange_info(symbol)
+    except UnknownSymbol:
+        raise StartupError(f"{setting}: '{symbol}' is not listed on this venue "
+                           f"(check the symbol, or PAIR)") from None
+
+
+def _open_venue(settings: Settings, stop: threading.Event, give_up_at: float | None):
+    """The venue's URLs, starting the local exchange in-process when asked to."""
+    if settings.venue != "sim":
+        return urls_for(settings.venue), None
+    if settings.sim_url:
+        info = _with_retry(stop, f"local exchange at {settings.sim_url}",
+                           lambda: _sim_info(settings.sim_url), give_up_at)
+        if info is None:
+            return None, None
+        return VenueUrls(info["rest"], info["ws"], info["rest"], info["ws"]), None
+    from arbitrage.sim import LocalExchange
+
+    sim = LocalExchange(source=settings.sim_source, seed=settings.sim_seed,
+                        speed=float(settings.sim_speed), replay_files=settings.replay_files)
+    sim.start()
+    log.info("local exchange (%s) at %s, streams at %s", settings.sim_source, sim.rest_url,
+             sim.ws_url)
+    return VenueUrls(sim.rest_url, sim.ws_url, sim.rest_url, sim.ws_url), sim
+
+
+def _sim_info(rest_url: str) -> dict:
+    response = requests.get(rest_url.rstrip("/") + "/sim/info", timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+class GaveUp(Exception):
+    """The venue stayed unreachable for the whole RUN_SECONDS budget."""
+
+
+def _with_retry(stop: threading.Event, what: str, call, give_up_at: float | None = None):
+    """Network trouble is retried with a log line, never a traceback. Returns None when stopped;
+    raises GaveUp when `give_up_at` (monotonic) passes first."""
+    delay = 0.5
+    started = time.monotonic()
+    while not stop.is_set():
+        try:
+            return call()
+        except StartupError:
+            raise
+        except (BinanceError, requests.RequestException, OSError, ValueError) as exc:
+            if give_up_at is not None and time.monotonic() + delay > give_up_at:
+                raise GaveUp(f"gave up reaching {what} after {time.monotonic() - started:.0f} s "
+                             f"({type(exc).__name__})") from None
+            log.warning("[NET] %s unreachable (%s); retrying in %.1f s", what,
+                        f"{type(exc).__name__}: {exc}"[:160], delay)
+            stop.wait(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+    return None
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    def handler(signum, frame):
+        if stop.is_set():
+            return
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [v for v in (settings.spot_key, settings.spot_secret, settings.dapi_key,
+                        settings.dapi_secret) if v]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

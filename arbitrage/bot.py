@@ -1,0 +1,304 @@
+"""The imperative shell: streams -> queue -> one engine thread -> books -> decisions -> status.
+
+WebSocket threads only receive, parse and enqueue `(event, recv time)`; REST snapshots are fetched on
+a small pool and come back through the same queue. The engine thread owns every piece of state and
+re-evaluates after every book or mark event (when the queue is drained), plus a timer tick for the
+time-based rules and the status line.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from arbitrage.capture import CaptureWriter
+from arbitrage.config import Settings
+from arbitrage.exchanges.binance_coinm import CoinmClient
+from arbitrage.exchanges.binance_spot import SpotClient
+from arbitrage.exchanges.errors import BinanceError
+from arbitrage.exchanges.streams import StreamParseError, parse_message
+from arbitrage.exchanges.ws import StreamRunner
+from arbitrage.marketdata import MarketData
+from arbitrage.models import (DepthDiff, DepthSnapshot, MarkPrice, SnapshotResult, StreamStatus,
+                              SymbolRules)
+from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier, compute_frontier
+from arbitrage.strategy.risk import MarketLimits, market_blocks
+from arbitrage.strategy.signals import spread_bps
+from arbitrage.venues import VenueUrls
+
+log = logging.getLogger("arbitrage.bot")
+
+QUEUE_MAX = 20_000          # bounded: a stuck engine backs the stream threads up, memory stays flat
+SNAPSHOT_LIMIT = 1000       # levels per side; the frontier never needs more, both venues accept it
+MARK_REST_EVERY_S = 5.0     # premiumIndex fallback while the mark stream is silent
+
+
+@dataclass
+class Evaluation:
+    """The strategy's read of the market after the last event (pure results, kept for status)."""
+    at_ns: int = 0
+    spread_bps: float | None = None
+    buy: Frontier | None = None
+    sell: Frontier | None = None
+    blocks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunStats:
+    started_ns: int = 0
+    ended_ns: int = 0
+    evaluations: int = 0
+    synced_after_s: float | None = None
+    spread_min: float | None = None
+    spread_max: float | None = None
+    opportunities: dict[str, int] = field(default_factory=lambda: {BUY_SPOT: 0, SELL_SPOT: 0})
+    best_size_usd: dict[str, float] = field(default_factory=lambda: {BUY_SPOT: 0.0, SELL_SPOT: 0.0})
+    parse_errors: int = 0
+    queue_full: int = 0
+
+
+class Bot:
+    def __init__(self, settings: Settings, urls: VenueUrls, spot: SpotClient, coinm: CoinmClient,
+                 spot_rules: SymbolRules, perp_rules: SymbolRules) -> None:
+        self.s = settings
+        self.urls = urls
+        self.spot_client = spot
+        self.coinm_client = coinm
+        self.spot_rules = spot_rules
+        self.perp_rules = perp_rules
+        self.contract_size = float(perp_rules.contract_size or 0)
+        self.events: queue.Queue = queue.Queue(maxsize=QUEUE_MAX)
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rest")
+        self.market = MarketData(spot_rules.symbol, perp_rules.symbol, self._request_snapshot)
+        self.evaluation = Evaluation()
+        self.stats = RunStats()
+        self.limits = MarketLimits(float(settings.book_stale_ms), float(settings.mark_stale_ms),
+                                   float(settings.max_book_skew_ms))
+        self._recorder: CaptureWriter | None = None
+        self._record_lock = threading.Lock()
+        self._parse_errors_logged = 0
+        self._mark_rest_at = 0.0
+        self.runners = [
+            StreamRunner("spot", spot.stream_url(urls.spot_ws, [spot.depth_stream(spot_rules.symbol)]),
+                         self._on_message_for("spot"), self._on_status_for("spot")),
+            StreamRunner("coinm", coinm.stream_url(urls.coinm_ws, [
+                coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]),
+                self._on_message_for("coinm"), self._on_status_for("coinm")),
+        ]
+
+    # -- stream threads: receive, (record), parse, enqueue -----------------------------------
+    def _on_message_for(self, connection: str):
+        def on_message(raw: str, recv_ns: int) -> None:
+            if self._recorder is not None:
+                self._record(recv_ns, raw)
+            try:
+                event = parse_message(raw, recv_ns)
+            except StreamParseError as exc:
+                self.stats.parse_errors += 1
+                if self._parse_errors_logged < 5:   # log a bad message, not a flood of them
+                    self._parse_errors_logged += 1
+                    log.warning("[STREAM] %s: malformed message skipped: %s", connection, exc)
+                return
+            if event is not None:
+                self._put(event)
+        return on_message
+
+    def _on_status_for(self, connection: str):
+        def on_status(connected: bool, reason: str) -> None:
+            self._put(StreamStatus(connection, connected, reason, time.time_ns()))
+        return on_status
+
+    def _put(self, event) -> None:
+        try:
+            self.events.put(event, timeout=1.0)
+        except queue.Full:
+            self.stats.queue_full += 1
+            log.error("engine queue full: dropping an event (the books will resync)")
+
+    def _record(self, recv_ns: int, raw: str) -> None:
+        with self._record_lock:
+            if self._recorder is not None:
+                self._recorder.write(recv_ns, raw)
+
+    # -- REST on the pool, results back through the queue ------------------------------------
+    def _request_snapshot(self, symbol: str) -> None:
+        self.pool.submit(self._fetch_snapshot, symbol)
+
+    def _fetch_snapshot(self, symbol: str) -> None:
+        client = self.spot_client if symbol == self.spot_rules.symbol else self.coinm_client
+        try:
+            snap = client.depth(symbol, SNAPSHOT_LIMIT)
+        except (BinanceError, OSError) as exc:
+            self._put(SnapshotResult(symbol, None, _short(exc), time.time_ns()))
+            return
+        if self._recorder is not None:
+            self._record(snap.recv_ns, _snapshot_body(snap, symbol != self.spot_rules.symbol))
+        self._put(SnapshotResult(symbol, snap, None, snap.recv_ns))
+
+    def _fetch_mark(self) -> None:
+        try:
+            self._put(self.coinm_client.premium_index(self.perp_rules.symbol))
+        except (BinanceError, OSError) as exc:
+            log.warning("premiumIndex failed: %s", _short(exc))
+
+    # -- the engine thread ------------------------------------------------------------------
+    def run(self, stop: threading.Event, run_seconds: float = 0.0) -> RunStats:
+        self.stats.started_ns = time.time_ns()
+        if self.s.record:
+            self._recorder = CaptureWriter(self.s.record)
+            log.info("recording every received message to %s", self.s.record)
+        for runner in self.runners:
+            runner.start()
+        self.pool.submit(self._fetch_mark)
+        deadline = time.monotonic() + run_seconds if run_seconds > 0 else None
+        tick = float(self.s.poll_interval)
+        next_status = time.monotonic() + float(self.s.status_interval)
+        try:
+            while not stop.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                try:
+                    event = self.events.get(timeout=tick)
+                except queue.Empty:
+                    event = None
+                now_ns = time.time_ns()
+                changed = self._handle(event, now_ns) if event is not None else False
+                if changed and self.events.empty():
+                    self._evaluate(now_ns)
+                mono = time.monotonic()
+                if event is None or mono >= next_status:
+                    self._on_timer(now_ns)
+                if mono >= next_status:
+                    self._evaluate(now_ns)
+                    log.info("%s", self.status_line(now_ns))
+                    next_status = mono + float(self.s.status_interval)
+        finally:
+            self._shutdown()
+        self.stats.ended_ns = time.time_ns()
+        return self.stats
+
+    def _handle(self, event, now_ns: int) -> bool:
+        if isinstance(event, DepthDiff):
+            return self.market.on_diff(event)
+        if isinstance(event, MarkPrice):
+            return self.market.on_mark(event)
+        if isinstance(event, SnapshotResult):
+            return self.market.on_snapshot(event, now_ns)
+        if isinstance(event, StreamStatus):
+            self.market.on_stream_status(event)
+            return False
+        return False
+
+    def _on_timer(self, now_ns: int) -> None:
+        self.market.on_timer(now_ns)
+        mark = self.market.mark
+        stale = mark is None or (now_ns - mark.recv_ns) / 1e6 > float(self.s.mark_stale_ms)
+        if stale and time.monotonic() >= self._mark_rest_at:
+            self._mark_rest_at = time.monotonic() + MARK_REST_EVERY_S
+            self.pool.submit(self._fetch_mark)
+
+    def _evaluate(self, now_ns: int) -> None:
+        """Pure decisions on the current books (the entry intent joins here with trading)."""
+        md = self.market
+        ev = self.evaluation
+        ev.at_ns = now_ns
+        ev.blocks = market_blocks(*md.feed_states(), now_ns, self.limits)
+        self.stats.evaluations += 1
+        spot_book, perp_book = md.spot.book, md.perp.book
+        if not (md.spot.ready and md.perp.ready):
+            ev.buy = ev.sell = None
+            ev.spread_bps = None
+            return
+        if self.stats.synced_after_s is None:
+            self.stats.synced_after_s = (now_ns - self.stats.started_ns) / 1e9
+            log.info("both books synced after %.2f s", self.stats.synced_after_s)
+        enter = float(self.s.enter_bps)
+        cap = float(self.s.max_q_btc_frontier)
+        ev.buy = compute_frontier(BUY_SPOT, spot_book.iter_asks(), perp_book.iter_bids(),
+                                  self.contract_size, enter, cap)
+        ev.sell = compute_frontier(SELL_SPOT, spot_book.iter_bids(), perp_book.iter_asks(),
+                                   self.contract_size, enter, cap)
+        mid = spot_book.mid()
+        ev.spread_bps = spread_bps(md.mark.mark, mid) if (md.mark and mid) else None
+        st = self.stats
+        if ev.spread_bps is not None:
+            st.spread_min = ev.spread_bps if st.spread_min is None else min(st.spread_min, ev.spread_bps)
+            st.spread_max = ev.spread_bps if st.spread_max is None else max(st.spread_max, ev.spread_bps)
+        if not ev.blocks:
+            min_v = float(self.s.min_v_usd)
+            for f in (ev.buy, ev.sell):
+                if f.size_usd >= min_v:
+                    st.opportunities[f.direction] += 1
+                    st.best_size_usd[f.direction] = max(st.best_size_usd[f.direction], f.size_usd)
+
+    # -- status ---------------------------------------------------------------------------
+    def status_line(self, now_ns: int) -> str:
+        md, ev = self.market, self.evaluation
+        parts = ["[STATUS]"]
+        for label, sync in (("spot", md.spot), ("perp", md.perp)):
+            b, a = sync.book.best_bid(), sync.book.best_ask()
+            if sync.ready and b and a:
+                parts.append(f"{label} {b[0]:.2f}/{a[0]:.2f}")
+            else:
+                parts.append(f"{label} {sync.state}")
+        parts.append(f"mark {md.mark.mark:.2f}" if md.mark else "mark -")
+        parts.append(f"spread {ev.spread_bps:+.2f}bps" if ev.spread_bps is not None else "spread -")
+        for name, f in (("buy-spot", ev.buy), ("sell-spot", ev.sell)):
+            parts.append(f"| {name} " + _frontier_text(f))
+        ages = []
+        for label, feed in zip(("spot", "perp", "mark"), md.feed_states()):
+            ages.append(f"{label} {(now_ns - feed.last_recv_ns) / 1e6:.0f}ms" if feed.last_recv_ns
+                        else f"{label} -")
+        skew = ""
+        if md.spot.book.last_recv_ns and md.perp.book.last_recv_ns:
+            skew = f" skew {abs(md.spot.book.last_recv_ns - md.perp.book.last_recv_ns) / 1e6:.0f}ms"
+        parts.append("| age " + " ".join(ages) + skew)
+        parts.append(f"| resyncs {md.resyncs}")
+        parts.append("| trading allowed" if not ev.blocks else f"| blocked: {ev.blocks[0]}")
+        return " ".join(parts)
+
+    def _shutdown(self) -> None:
+        for runner in self.runners:          # close all first so they wind down in parallel
+            threading.Thread(target=runner.stop, daemon=True).start()
+        for runner in self.runners:
+            runner.stop()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        with self._record_lock:
+            if self._recorder is not None:
+                self._recorder.close()
+                self._recorder = None
+
+
+def _frontier_text(f: Frontier | None) -> str:
+    if f is None or f.top_edge_bps is None:
+        return "-"
+    text = f"top {f.top_edge_bps:+.2f}bps"
+    if f.tradable:
+        text += f" size ${f.size_usd:,.0f} ({f.spot_btc:.5f} BTC @ {f.edge_bps:+.2f}bps)"
+        if f.capped:
+            text += " [CAP]"
+    else:
+        text += " size 0"
+    return text
+
+
+def _snapshot_body(snap: DepthSnapshot, coinm: bool) -> str:
+    """A depth snapshot in the capture format (the bare REST body) so that a recording replays."""
+    if coinm:
+        def fmt(levels):
+            return [[repr(p), str(int(q)) if q == int(q) else repr(q)] for p, q in levels]
+        body = {"lastUpdateId": snap.last_update_id, "E": snap.event_ms, "T": snap.event_ms,
+                "symbol": snap.symbol, "bids": fmt(snap.bids), "asks": fmt(snap.asks)}
+    else:
+        def fmt(levels):
+            return [[f"{p:.8f}", f"{q:.8f}"] for p, q in levels]
+        body = {"lastUpdateId": snap.last_update_id, "bids": fmt(snap.bids), "asks": fmt(snap.asks)}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]

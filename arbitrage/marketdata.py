@@ -1,0 +1,132 @@
+"""The engine thread's view of the market: both synced books and the mark.
+
+Owned by the one engine thread (design §1 "one writer"). It is fed events from the queue and asks
+for REST snapshots through an injected callable; the snapshot comes back later as another event, so
+the engine never blocks on the network while the diffs keep being buffered.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+from arbitrage.book import DepthSync
+from arbitrage.models import DepthDiff, MarkPrice, SnapshotResult, StreamStatus
+from arbitrage.strategy.risk import FeedState
+
+log = logging.getLogger("arbitrage.marketdata")
+
+SNAPSHOT_RETRY_INITIAL_S = 0.5
+SNAPSHOT_RETRY_MAX_S = 10.0
+
+
+@dataclass
+class FeedCounters:
+    diffs: int = 0
+    marks: int = 0
+    snapshots: int = 0
+    snapshot_errors: int = 0
+    disconnects: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)
+
+
+class MarketData:
+    def __init__(self, spot_symbol: str, coinm_symbol: str,
+                 request_snapshot: Callable[[str], None]) -> None:
+        self.spot = DepthSync(spot_symbol, "spot")
+        self.perp = DepthSync(coinm_symbol, "coinm")
+        self.coinm_symbol = coinm_symbol
+        self.mark: MarkPrice | None = None
+        self.counters = FeedCounters()
+        self._request = request_snapshot
+        self._syncs = {spot_symbol: self.spot, coinm_symbol: self.perp}
+        self._by_connection = {"spot": (self.spot,), "coinm": (self.perp,)}
+        self._in_flight: set[str] = set()
+        self._retry_at_ns: dict[str, int] = {}
+        self._retry_delay_s: dict[str, float] = {}
+
+    # -- events -----------------------------------------------------------------------------
+    def on_diff(self, diff: DepthDiff) -> bool:
+        """Apply a diff. True when a book changed (the strategy should re-evaluate)."""
+        sync = self._syncs.get(diff.symbol)
+        if sync is None:
+            self._ignore(diff.symbol)
+            return False
+        self.counters.diffs += 1
+        was_ready = sync.ready
+        if sync.on_diff(diff):
+            self._ask_snapshot(diff.symbol)
+        return sync.ready or was_ready
+
+    def on_mark(self, mark: MarkPrice) -> bool:
+        if mark.symbol != self.coinm_symbol:
+            self._ignore(mark.symbol)
+            return False
+        self.counters.marks += 1
+        if self.mark is None or mark.event_ms >= self.mark.event_ms:
+            self.mark = mark
+            return True
+        return False
+
+    def on_snapshot(self, result: SnapshotResult, now_ns: int) -> bool:
+        self._in_flight.discard(result.symbol)
+        sync = self._syncs.get(result.symbol)
+        if sync is None:
+            return False
+        if result.snapshot is None:
+            self.counters.snapshot_errors += 1
+            delay = self._retry_delay_s.get(result.symbol, SNAPSHOT_RETRY_INITIAL_S)
+            self._retry_delay_s[result.symbol] = min(delay * 2, SNAPSHOT_RETRY_MAX_S)
+            self._retry_at_ns[result.symbol] = now_ns + int(delay * 1e9)
+            log.warning("[RESYNC] %s depth snapshot failed (%s); retrying in %.1f s",
+                        result.symbol, result.error, delay)
+            return False
+        self.counters.snapshots += 1
+        self._retry_delay_s.pop(result.symbol, None)
+        if sync.on_snapshot(result.snapshot):
+            self._ask_snapshot(result.symbol)
+        return sync.ready
+
+    def on_stream_status(self, status: StreamStatus) -> None:
+        if status.connected:
+            log.info("[STREAM] %s connected", status.connection)
+            return
+        self.counters.disconnects += 1
+        for sync in self._by_connection.get(status.connection, ()):
+            sync.on_disconnect(status.reason)
+        log.warning("[STREAM] %s disconnected (%s): books on it resync", status.connection,
+                    status.reason)
+
+    def on_timer(self, now_ns: int) -> None:
+        """Re-ask for snapshots whose previous attempt failed, once their back-off has passed."""
+        for symbol, at in list(self._retry_at_ns.items()):
+            if now_ns >= at:
+                del self._retry_at_ns[symbol]
+                self._ask_snapshot(symbol)
+
+    # -- views for the strategy -------------------------------------------------------------
+    def feed_states(self) -> tuple[FeedState, FeedState, FeedState]:
+        def book_state(label: str, sync: DepthSync) -> FeedState:
+            return FeedState(f"{label} {sync.book.symbol}", sync.ready,
+                             "" if sync.ready else sync.state, sync.book.last_recv_ns or 0)
+        mark = self.mark
+        return (book_state("spot", self.spot), book_state("perp", self.perp),
+                FeedState(f"mark {self.coinm_symbol}", mark is not None, "",
+                          mark.recv_ns if mark else 0))
+
+    @property
+    def resyncs(self) -> int:
+        return self.spot.resyncs + self.perp.resyncs
+
+    # -- internals --------------------------------------------------------------------------
+    def _ask_snapshot(self, symbol: str) -> None:
+        if symbol in self._in_flight or symbol in self._retry_at_ns:
+            return
+        self._in_flight.add(symbol)
+        self._request(symbol)
+
+    def _ignore(self, symbol: str) -> None:
+        n = self.counters.ignored.get(symbol, 0)
+        if n == 0:
+            log.warning("ignoring market data for unexpected symbol %s", symbol)
+        self.counters.ignored[symbol] = n + 1

@@ -1,0 +1,158 @@
+"""The market state the servers share: books, marks, the one lock, the fault hooks.
+
+A source (synthetic or replay) changes books only through `apply_changes` / `apply_recorded`, which
+run under `lock` and hand the event to the listeners (the WebSocket hub) before releasing it. REST
+snapshots take the same lock, so a snapshot's `lastUpdateId` is always the `u` of the last event
+published — the property the documented client procedures (§5.2, §5.4) rely on.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from typing import Callable
+
+from arbitrage.sim.book import Changes, SimBook
+from arbitrage.sim.marks import MarkState, mark_update
+
+log = logging.getLogger("arbitrage.sim.market")
+
+DEPTH, MARK, TICKER, TRADE = "depth", "markPrice", "bookTicker", "trade"
+Listener = Callable[[str, str, dict], None]     # (symbol, channel, payload); must not block
+
+_RECENT_IDS = 4096   # how far back a stale snapshot can reach
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Market:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.books: dict[str, SimBook] = {}
+        self.marks: dict[str, MarkState] = {}
+        self.clock_ms: Callable[[], int] = wall_ms   # replay swaps in the recording's clock
+        self._listeners: list[Listener] = []
+        self._recent: dict[str, deque[int]] = {}
+        self._drop: Counter[str] = Counter()
+        self._stale: Counter[str] = Counter()
+        self._silence_until: dict[str | None, float] = {}
+        self._sent: Counter[str] = Counter()
+        self._dropped: Counter[str] = Counter()
+        self._silenced: Counter[str] = Counter()
+        self._failed_listeners = 0
+
+    # -- setup -----------------------------------------------------------------------------
+    def add_book(self, book: SimBook) -> None:
+        with self.lock:
+            self.books[book.spec.symbol] = book
+            self._recent[book.spec.symbol] = deque([book.last_update_id], maxlen=_RECENT_IDS)
+
+    def add_listener(self, listener: Listener) -> None:
+        with self.lock:
+            self._listeners.append(listener)
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.books)
+
+    # -- changes from the sources ------------------------------------------------------------
+    def apply_changes(self, symbol: str, bids: Changes, asks: Changes, event_ms: int,
+                      id_jump: int = 0) -> dict:
+        with self.lock:
+            event = self.books[symbol].apply(bids, asks, event_ms, id_jump)
+            self._after_diff(symbol, event)
+            return event
+
+    def apply_recorded(self, symbol: str, event: dict) -> None:
+        with self.lock:
+            self.books[symbol].apply_recorded(event)
+            self._after_diff(symbol, event)
+
+    def publish(self, symbol: str, channel: str, payload: dict) -> bool:
+        with self.lock:
+            return self._emit(symbol, channel, payload)
+
+    def set_mark(self, mark: MarkState, publish: bool = True) -> None:
+        with self.lock:
+            self.marks[mark.symbol] = mark
+            if publish:
+                self._emit(mark.symbol, MARK, mark_update(mark))
+
+    def _after_diff(self, symbol: str, event: dict) -> None:
+        self._recent[symbol].append(int(event["u"]))
+        if self._drop[symbol] > 0:
+            self._drop[symbol] -= 1
+            self._dropped[symbol] += 1
+            log.info("[FAULT] %s diff U=%s u=%s not sent (sequence gap)", symbol, event["U"], event["u"])
+            return
+        if self._emit(symbol, DEPTH, event):
+            self._sent[symbol] += 1
+
+    def _emit(self, symbol: str, channel: str, payload: dict) -> bool:
+        if self._is_silenced(symbol):
+            self._silenced[symbol] += 1
+            return False
+        for listener in self._listeners:
+            try:
+                listener(symbol, channel, payload)
+            except Exception:  # a broken listener must not stop the market
+                self._failed_listeners += 1
+                if self._failed_listeners == 1:
+                    log.exception("stream listener failed")
+        return True
+
+    def _is_silenced(self, symbol: str) -> bool:
+        now = time.monotonic()
+        return any(self._silence_until.get(key, 0.0) > now for key in (None, symbol))
+
+    # -- reads for REST ----------------------------------------------------------------------
+    def depth(self, symbol: str, limit: int) -> tuple[int, list[list[str]], list[list[str]], int, int]:
+        """(lastUpdateId, bids, asks, E, T) of the book as of the last published event."""
+        with self.lock:
+            book = self.books[symbol]
+            last_id = book.last_update_id
+            if self._stale[symbol] > 0:
+                self._stale[symbol] -= 1
+                # An older id with today's levels: a client that has the diffs since that id
+                # converges anyway (quantities are absolute); one that does not must resnapshot.
+                last_id = self._recent[symbol][0]
+                log.info("[FAULT] %s stale depth snapshot lastUpdateId=%s (book at %s)",
+                         symbol, last_id, book.last_update_id)
+            bids, asks = book.levels(limit)
+            return last_id, bids, asks, self.clock_ms(), book.last_trans_ms or self.clock_ms()
+
+    def top(self, symbol: str) -> tuple[float | None, float | None, int]:
+        with self.lock:
+            book = self.books[symbol]
+            return book.best_bid(), book.best_ask(), book.last_update_id
+
+    # -- fault hooks -------------------------------------------------------------------------
+    def drop_next_diff(self, symbol: str) -> None:
+        with self.lock:
+            self._check(symbol)
+            self._drop[symbol] += 1
+
+    def serve_stale_snapshot(self, symbol: str, n: int = 1) -> None:
+        with self.lock:
+            self._check(symbol)
+            self._stale[symbol] += n
+
+    def silence(self, symbol: str | None, seconds: float) -> None:
+        with self.lock:
+            if symbol is not None:
+                self._check(symbol)
+            self._silence_until[symbol] = time.monotonic() + seconds
+            log.info("[FAULT] streams of %s silent for %.1f s", symbol or "all symbols", seconds)
+
+    def _check(self, symbol: str) -> None:
+        if symbol not in self.books:
+            raise KeyError(f"{symbol} is not listed on this local exchange ({self.symbols})")
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {"diffs_sent": dict(self._sent), "diffs_dropped": dict(self._dropped),
+                    "events_silenced": dict(self._silenced),
+                    "last_update_id": {s: b.last_update_id for s, b in self.books.items()}}

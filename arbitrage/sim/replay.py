@@ -1,0 +1,230 @@
+"""Replay of recorded Binance market data (format: data/SOURCES.md).
+
+Each line is `<local receive ns> <raw JSON>`: a combined-stream envelope for WebSocket messages or
+a bare REST depth body for a snapshot. The exchange rebuilds each book as a careful client would
+(diffs recorded before the snapshot are buffered, then applied per §5.2 / §5.4), then plays the
+recorded events of all files, merged by receive time, at recorded speed × `speed`. The captures carry
+no mark: one is derived from the perp mid once per recorded second.
+"""
+from __future__ import annotations
+
+import gzip
+import heapq
+import io
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator, Sequence
+
+from arbitrage.sim.book import SimBook
+from arbitrage.sim.market import DEPTH, TICKER, TRADE, Market
+from arbitrage.sim.marks import MarkState, funding_rate, next_funding_ms
+from arbitrage.sim.symbols import SPOT_OF, SYMBOLS
+
+log = logging.getLogger("arbitrage.sim.replay")
+
+SNAPSHOT = "snapshot"
+_MAX_BUFFERED = 50_000     # diffs held for a symbol whose snapshot has not shown up
+
+
+@dataclass(slots=True)
+class Record:
+    ns: int
+    kind: str           # DEPTH, TICKER, TRADE or SNAPSHOT
+    symbol: str
+    payload: dict
+
+
+def _open(path: Path) -> IO[str]:
+    with open(path, "rb") as probe:
+        gz = probe.read(2) == b"\x1f\x8b"
+    if gz:
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, "r", encoding="utf-8")
+
+
+def read_records(path: str | Path) -> Iterator[Record]:
+    """The usable records of one capture file, in file order; bad lines are logged and skipped."""
+    path = Path(path)
+    last_symbol = ""
+    pending: list[tuple[int, dict]] = []       # snapshots whose symbol is not known yet (spot)
+    bad = 0
+    with _open(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            try:
+                head, _, body = line.strip().partition(" ")
+                ns, msg = int(head), json.loads(body)
+            except ValueError:
+                bad += 1
+                if bad == 1 and line.strip():
+                    log.warning("[REPLAY] %s:%d unreadable line skipped: %.80r", path.name, lineno, line)
+                continue
+            if not isinstance(msg, dict):
+                continue
+            if "lastUpdateId" in msg:
+                symbol = msg.get("symbol") or last_symbol
+                if symbol:
+                    yield Record(ns, SNAPSHOT, symbol, msg)
+                else:
+                    pending.append((ns, msg))
+                continue
+            data, stream = msg.get("data"), str(msg.get("stream", ""))
+            if not isinstance(data, dict) or "s" not in data:
+                continue
+            kind = (DEPTH if "@depth" in stream and data.get("e") == "depthUpdate"
+                    else TICKER if stream.endswith("@bookTicker")
+                    else TRADE if stream.endswith("@trade") else None)
+            if kind is None:
+                continue
+            if kind == DEPTH:
+                last_symbol = data["s"]
+                for snap_ns, snap in pending:   # a spot snapshot names no symbol: the file's does
+                    yield Record(snap_ns, SNAPSHOT, last_symbol, snap)
+                pending.clear()
+            yield Record(ns, kind, data["s"], data)
+
+
+class ReplaySource:
+    name = "replay"
+
+    def __init__(self, files: Sequence[str | Path], speed: float = 1.0,
+                 symbols: Sequence[str] | None = None, funding_interval_sec: float = 8 * 3600) -> None:
+        if not files:
+            raise ValueError("replay needs at least one capture file")
+        self.files = [Path(f) for f in files]
+        self.speed = max(speed, 1e-3)
+        self.only = set(symbols) if symbols else None
+        self.funding_interval_sec = funding_interval_sec
+        self.exchange_ms = 0          # the recording's exchange clock (latest `E` seen)
+        self.t0_ns = 0
+        self.finished = threading.Event()
+        self._records: Iterator[Record] = iter(())
+        self._premium: dict[str, float] = {}
+        self._mark_sec = 0
+        self._skipped: set[str] = set()
+
+    # -- rebuild the books -------------------------------------------------------------------
+    def prepare(self, market: Market) -> None:
+        streams = [self._tagged(i, f) for i, f in enumerate(self.files)]
+        merged = heapq.merge(*streams, key=lambda pair: pair[1].ns)
+        seen_files: set[int] = set()
+        buffered: dict[str, list[dict]] = {}
+        books: dict[str, SimBook] = {}
+        for index, rec in merged:
+            seen_files.add(index)
+            self._clock(rec)
+            if rec.kind == SNAPSHOT and rec.symbol not in books:
+                books[rec.symbol] = self._rebuild(rec, buffered.pop(rec.symbol, []))
+            elif rec.kind == DEPTH:
+                if rec.symbol in books:
+                    _apply_if_new(books[rec.symbol], rec.payload)
+                else:
+                    buf = buffered.setdefault(rec.symbol, [])
+                    buf.append(rec.payload)
+                    if len(buf) > _MAX_BUFFERED:
+                        raise ValueError(f"no depth snapshot for {rec.symbol} in the replay files")
+            if books and not buffered and len(seen_files) == len(self.files):
+                self.t0_ns = rec.ns
+                break
+        else:
+            missing = sorted(buffered) or ["any symbol"]
+            raise ValueError(f"replay files hold no usable depth snapshot for {', '.join(missing)}")
+        self._records = (rec for _, rec in merged)
+        market.clock_ms = lambda: self.exchange_ms
+        for book in books.values():
+            market.add_book(book)
+        self._marks(market, publish=False)
+        log.info("[REPLAY] books rebuilt for %s from %s", sorted(books), [f.name for f in self.files])
+
+    def _tagged(self, index: int, path: Path) -> Iterator[tuple[int, Record]]:
+        for rec in read_records(path):
+            if rec.symbol not in SYMBOLS or (self.only and rec.symbol not in self.only):
+                if rec.symbol not in self._skipped:
+                    self._skipped.add(rec.symbol)
+                    log.info("[REPLAY] %s in %s is not listed here; skipped", rec.symbol, path.name)
+                continue
+            yield index, rec
+
+    def _rebuild(self, snap: Record, buffered: list[dict]) -> SimBook:
+        book = SimBook(SYMBOLS[snap.symbol])
+        parse = lambda side: [(float(p), float(q)) for p, q in snap.payload.get(side, ())]  # noqa: E731
+        book.load(parse("bids"), parse("asks"), int(snap.payload["lastUpdateId"]))
+        book.last_event_ms = int(snap.payload.get("E", 0))
+        book.last_trans_ms = int(snap.payload.get("T", 0))
+        last_id, first = book.last_update_id, True
+        for event in buffered:
+            if int(event["u"]) <= book.last_update_id:
+                continue
+            reach = last_id + 1 if book.spec.is_spot else last_id
+            if first and int(event["U"]) > reach:
+                log.warning("[REPLAY] %s: first diff after the snapshot starts at U=%s > %s",
+                            snap.symbol, event["U"], reach)
+            first = False
+            book.apply_recorded(event)
+        return book
+
+    # -- play --------------------------------------------------------------------------------
+    def run(self, market: Market, stop: threading.Event) -> None:
+        wall0 = time.monotonic()
+        try:
+            for rec in self._records:
+                delay = wall0 + (rec.ns - self.t0_ns) / 1e9 / self.speed - time.monotonic()
+                if delay > 0.0005 and stop.wait(delay):
+                    return
+                if stop.is_set():
+                    return
+                self._play(market, rec)
+        except Exception:
+            log.exception("[REPLAY] stopped on an unexpected error")
+            return
+        finally:
+            self.finished.set()
+        log.info("[REPLAY] end of the recording: streams stop, books stay as they are")
+
+    def _play(self, market: Market, rec: Record) -> None:
+        self._clock(rec)
+        second = rec.ns // 1_000_000_000
+        if second > self._mark_sec:
+            self._mark_sec = second
+            self._marks(market, publish=True)
+        with market.lock:
+            book = market.books.get(rec.symbol)
+            if book is None:
+                return
+            if rec.kind == DEPTH:
+                if int(rec.payload["u"]) > book.last_update_id:   # older ones: already in the book
+                    market.apply_recorded(rec.symbol, rec.payload)
+            elif rec.kind in (TICKER, TRADE):
+                market.publish(rec.symbol, rec.kind, rec.payload)
+
+    def _clock(self, rec: Record) -> None:
+        event_ms = rec.payload.get("E")
+        if isinstance(event_ms, int) and event_ms > self.exchange_ms:
+            self.exchange_ms = event_ms
+        elif not self.exchange_ms:
+            self.exchange_ms = rec.ns // 1_000_000
+
+    def _marks(self, market: Market, publish: bool) -> None:
+        """Mark = perp mid; index = the matching spot mid when it is replayed too."""
+        now = self.exchange_ms // 1000 * 1000
+        with market.lock:
+            for sym, book in market.books.items():
+                mid = book.mid()
+                if book.spec.is_spot or mid is None:
+                    continue
+                spot = market.books.get(SPOT_OF.get(sym, ""))
+                index = (spot.mid() if spot else None) or mid
+                premium = self._premium.get(sym, mid / index - 1)
+                self._premium[sym] = premium + (mid / index - 1 - premium) / 60.0
+                market.set_mark(MarkState(sym, book.spec.pair, mid, index,
+                                          funding_rate(self._premium[sym]),
+                                          next_funding_ms(now, self.funding_interval_sec), now),
+                                publish=publish)
+
+
+def _apply_if_new(book: SimBook, event: dict) -> None:
+    if int(event["u"]) > book.last_update_id:
+        book.apply_recorded(event)

@@ -1,0 +1,214 @@
+"""HTTP plumbing of the local exchange: routing, Binance error bodies, request weight per IP.
+
+Standard-library `ThreadingHTTPServer`, HTTP/1.1 keep-alive (every response carries Content-Length).
+Endpoints are plain functions `(Request) -> JSON-able` registered per (method, path); they raise
+`ApiError` for Binance-style errors. Every response carries `X-MBX-USED-WEIGHT-1M`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+log = logging.getLogger("arbitrage.sim.rest")
+
+WINDOW_SEC = 60.0
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None):
+        super().__init__(f"{code} {msg}")
+        self.code, self.msg, self.status, self.headers = code, msg, status, headers or {}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    raw_query: str
+    body: bytes
+    headers: dict[str, str]
+    client_ip: str
+
+    def require(self, name: str) -> str:
+        value = self.params.get(name, "")
+        if not value:
+            raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+        return value
+
+
+@dataclass
+class Route:
+    handler: Callable[[Request], Any]
+    weight: Callable[[Request], int] | int = 1
+
+
+@dataclass
+class WeightMeter:
+    """Rolling one-minute request weight per client IP (Binance limits weight per IP)."""
+    limit: int
+    _used: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def charge(self, ip: str, weight: int, now: float | None = None) -> tuple[int, int | None]:
+        """(weight used in the window, Retry-After seconds if this request is over the limit)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            window = self._used.setdefault(ip, deque())
+            while window and window[0][0] <= now - WINDOW_SEC:
+                window.popleft()
+            used = sum(w for _, w in window)
+            if used + weight <= self.limit:
+                if weight:
+                    window.append((now, weight))
+                return used + weight, None
+            # over: the request is refused (and not counted); say when enough weight expires
+            freed = 0
+            for t, w in window:
+                freed += w
+                if used - freed + weight <= self.limit:
+                    return used, max(1, math.ceil(t + WINDOW_SEC - now))
+            return used, math.ceil(WINDOW_SEC)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = False       # stop() joins every handler thread
+    block_on_close = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: "RestServer") -> None:
+        self.app = app
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address):  # type: ignore[override]
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):  # type: ignore[override]
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request, client_address):  # type: ignore[override]
+        # a client vanishing mid-request is normal; never print a traceback for it
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+    def drop_connections(self) -> None:
+        """Wake handler threads parked on idle keep-alive connections so they can be joined."""
+        with self.sockets_lock:
+            for sock in list(self.open_sockets):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 120               # idle keep-alive connections are closed after this
+    server: _HttpServer
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def _dispatch(self, method: str) -> None:
+        app = self.server.app
+        app.requests += 1
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        params.update(parse_qsl(parts.query, keep_blank_values=True))   # the query string wins
+        req = Request(method, parts.path, params, parts.query, body,
+                      {k.lower(): v for k, v in self.headers.items()}, self.client_address[0])
+        route = app.routes.get((method, parts.path))
+        if route is None:
+            self._send(404, {"code": -1000, "msg": f"Unknown endpoint {method} {parts.path}."},
+                       app.meter.charge(req.client_ip, 0)[0])
+            return
+        try:
+            weight = route.weight(req) if callable(route.weight) else route.weight
+        except Exception:       # a malformed parameter is the handler's error to report
+            weight = 1
+        used, retry_after = app.meter.charge(req.client_ip, weight)
+        if retry_after is not None:
+            log.info("[RATE] %s over the weight limit (%s/%s): 429", req.client_ip, used, app.meter.limit)
+            self._send(429, {"code": -1003, "msg": (
+                f"Too much request weight used; current limit is {app.meter.limit} request weight "
+                "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.")},
+                used, {"Retry-After": str(retry_after)})
+            return
+        status, extra = 200, {}
+        try:
+            payload = route.handler(req)
+        except ApiError as err:
+            status, payload, extra = err.status, {"code": err.code, "msg": err.msg}, err.headers
+        except Exception:
+            log.exception("REST %s %s failed", method, parts.path)
+            status, payload = 500, {"code": -1000, "msg": "An unknown error occurred while processing the request."}
+        self._send(status, payload, used, extra)
+
+    def _send(self, status: int, payload: Any, used: int, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-MBX-USED-WEIGHT-1M", str(used))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+class RestServer:
+    def __init__(self, host: str, port: int, routes: dict[tuple[str, str], Route], weight_limit: int):
+        self.routes = routes
+        self.meter = WeightMeter(weight_limit)
+        self.requests = 0
+        self._httpd = _HttpServer((host, port), self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="sim-rest", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.drop_connections()
+        self._httpd.server_close()      # joins the handler threads

@@ -1,0 +1,28 @@
+"""Shared test helpers: where the real captures live, and polling waits (never fixed sleeps)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
+SPOT_CAPTURE = SHARED_DATA / "spot_btcusdt_20240808.gz"
+CM_CAPTURE = SHARED_DATA / "cm_btcusd_perp_20240808.gz"
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.02, what: str = "condition"):
+    """Poll until predicate() is truthy; fail with `what` after a generous timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+needs_captures = pytest.mark.skipif(not (SPOT_CAPTURE.exists() and CM_CAPTURE.exists()),
+                                    reason=f"real captures not found in {SHARED_DATA}")
