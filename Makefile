@@ -19,9 +19,13 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
-# Rebuild the books from the real captures in ../shared/data and compare with Binance's bookTicker.
+# Rebuild the books from the real captures in ../shared/data and compare with Binance's bookTicker:
+# offline, then replayed by the local exchange into the running bot.
+CAPTURES := ../shared/data/spot_btcusdt_20240808.gz ../shared/data/cm_btcusd_perp_20240808.gz
 check-captures: $(BIN)/.installed
-	$(BIN)/python -m app.check_capture ../shared/data/spot_btcusdt_20240808.gz ../shared/data/cm_btcusd_perp_20240808.gz
+	$(BIN)/python -m app.check_capture $(CAPTURES)
+	$(BIN)/python -m app.main --venue sim --sim-source replay --sim-speed 20 --verify-books \
+	    --run-seconds 20 --sim-replay $(shell echo $(CAPTURES) | tr ' ' ',')
 
 clean:
 	rm -rf $(VENV) .pytest_cache

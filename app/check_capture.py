@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from arbitrage.book import DepthSync
+from arbitrage.bookcheck import SHOW, CheckCounts, TickerCheck, ticker_text
 from arbitrage.capture import iter_capture
 from arbitrage.exchanges.streams import StreamParseError, parse_message, parse_snapshot
 from arbitrage.models import COINM, SPOT, BookTicker, DepthDiff
 
 log = logging.getLogger("arbitrage.check_capture")
 
-SHOW = 5          # mismatches / errors kept for display
-MAX_PENDING = 1000  # tickers waiting for their diff; older ones can no longer be matched
 
 
 @dataclass
@@ -35,63 +34,25 @@ class SymbolReport:
     applied: int = 0               # diffs applied to the book
     resyncs: int = 0
     snapshots: int = 0
-    tickers: int = 0
-    compared: int = 0
-    mismatches: int = 0
-    before_sync: int = 0           # tickers that came while the book was not synced yet
-    no_matching_diff: int = 0      # u fell inside a diff's [U, u] range, never a diff's final u
-    first_mismatches: list[str] = field(default_factory=list)
+    tickers: CheckCounts = field(default_factory=CheckCounts)
     resync_reasons: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.mismatches == 0 and self.resyncs == 0 and self.applied > 0
+        return self.tickers.mismatches == 0 and self.resyncs == 0 and self.applied > 0
 
 
 class _SymbolCheck:
     def __init__(self, symbol: str, rule: str) -> None:
         self.sync = DepthSync(symbol, rule)
+        self.check = TickerCheck(self.sync)
         self.report = SymbolReport(symbol, rule)
-        self.pending: dict[int, BookTicker] = {}   # ticker u -> ticker waiting for that diff
 
     def on_diff(self, diff: DepthDiff) -> None:
         self.report.diffs += 1
         self.sync.on_diff(diff)  # no live REST here: a requested refetch shows up as a resync
         self.note_resync()
-        if self.sync.ready and self.pending:
-            u = self.sync.book.last_update_id
-            ticker = self.pending.pop(u, None)
-            if ticker is not None:
-                self._compare(ticker)
-            for stale in [k for k in self.pending if k < u]:
-                del self.pending[stale]
-                self.report.no_matching_diff += 1
-
-    def on_ticker(self, ticker: BookTicker) -> None:
-        self.report.tickers += 1
-        last = self.sync.book.last_update_id
-        if not self.sync.ready:
-            self.report.before_sync += 1
-        elif ticker.update_id == last:
-            self._compare(ticker)
-        elif ticker.update_id > last:
-            if len(self.pending) >= MAX_PENDING:
-                self.pending.pop(next(iter(self.pending)))
-                self.report.no_matching_diff += 1
-            self.pending[ticker.update_id] = ticker
-        else:
-            self.report.no_matching_diff += 1
-
-    def _compare(self, t: BookTicker) -> None:
-        rep, book = self.report, self.sync.book
-        rep.compared += 1
-        bid, ask = book.best_bid(), book.best_ask()
-        if bid == (t.bid, t.bid_qty) and ask == (t.ask, t.ask_qty):
-            return
-        rep.mismatches += 1
-        if len(rep.first_mismatches) < SHOW:
-            rep.first_mismatches.append(f"u={t.update_id}: book bid {bid} ask {ask}; ticker bid "
-                                        f"{(t.bid, t.bid_qty)} ask {(t.ask, t.ask_qty)}")
+        self.check.after_diff()
 
     def note_resync(self) -> None:
         if self.sync.resyncs != self.report.resyncs:
@@ -99,8 +60,7 @@ class _SymbolCheck:
             self.report.resync_reasons.append(str(self.sync.last_resync_reason))
 
     def finish(self) -> SymbolReport:
-        self.report.no_matching_diff += len(self.pending)
-        self.pending.clear()
+        self.report.tickers = self.check.finish()
         self.report.applied = self.sync.applied
         return self.report
 
@@ -143,7 +103,7 @@ def _check_file(path: Path, reports: dict[str, SymbolReport], errors: list[str])
                 check = checks[event.symbol] = _SymbolCheck(event.symbol, rule)
             check.on_diff(event)
         elif isinstance(event, BookTicker) and event.symbol in checks:
-            checks[event.symbol].on_ticker(event)
+            checks[event.symbol].check.on_ticker(event)
     for symbol, check in checks.items():
         key = symbol if symbol not in reports else f"{symbol} ({path.name})"
         reports[key] = check.finish()
@@ -162,12 +122,10 @@ def check_capture(paths: list[str | Path], errors: list[str] | None = None) -> d
 def _print(reports: dict[str, SymbolReport], errors: list[str]) -> None:
     for name, r in reports.items():
         print(f"{name} [{r.rule}]: diffs {r.diffs}, applied {r.applied}, snapshots {r.snapshots}, "
-              f"resyncs {r.resyncs}, bookTickers {r.tickers}, compared {r.compared}, "
-              f"mismatches {r.mismatches}, not comparable {r.before_sync} before sync + "
-              f"{r.no_matching_diff} with no diff ending at their u -> {'OK' if r.ok else 'FAIL'}")
+              f"resyncs {r.resyncs}, {ticker_text(r.tickers)} -> {'OK' if r.ok else 'FAIL'}")
         for line in r.resync_reasons[:SHOW]:
             print(f"  resync: {line}")
-        for line in r.first_mismatches:
+        for line in r.tickers.first_mismatches:
             print(f"  mismatch: {line}")
     for line in errors[:SHOW]:
         print(f"  unreadable: {line}")

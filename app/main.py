@@ -76,6 +76,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
          give_up_at: float | None) -> int:
+    bot = connect(settings, urls, stop, give_up_at)
+    if bot is None:
+        return EXIT_OK
+    stats = bot.run(stop, float(settings.run_seconds))
+    print_summary(bot, stats, sys.stdout)
+    return EXIT_OK
+
+
+def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
+            give_up_at: float | None = None):
+    """Clients, symbol rules and server time for the venue, then the bot (not yet running).
+    None when stopped while the venue was unreachable."""
     from arbitrage.bot import Bot   # imported late: settings errors must not wait for it
 
     timeout = float(settings.http_timeout)
@@ -89,7 +101,7 @@ def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
                                  _rules(coinm, settings.coinm_symbol, "COINM_SYMBOL")),
                         give_up_at)
     if rules is None:
-        return EXIT_OK
+        return None
     spot_rules, perp_rules = rules
     if spot_rules.base_asset != perp_rules.base_asset:
         raise StartupError(f"SPOT_SYMBOL {spot_rules.symbol} (base {spot_rules.base_asset}) and "
@@ -100,14 +112,12 @@ def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
             log.warning("%s is not trading on %s (status %s): watching only",
                         r.symbol, settings.venue, r.status)
     for client in (spot, coinm):
-        _with_retry(stop, "server time", client.sync_time, give_up_at)
+        if _with_retry(stop, "server time", client.sync_time, give_up_at) is None:
+            return None
     log.info("venue %s: spot %s (tick %s, step %s), COIN-M %s (tick %s, contract %s USD)",
              settings.venue, spot_rules.symbol, spot_rules.tick_size, spot_rules.step_size,
              perp_rules.symbol, perp_rules.tick_size, perp_rules.contract_size)
-    bot = Bot(settings, urls, spot, coinm, spot_rules, perp_rules)
-    stats = bot.run(stop, float(settings.run_seconds))
-    print_summary(bot, stats, sys.stdout)
-    return EXIT_OK
+    return Bot(settings, urls, spot, coinm, spot_rules, perp_rules)
 
 
 def _rules(client, symbol: str, setting: str):

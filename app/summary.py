@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from arbitrage.bookcheck import ticker_text
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 
 
@@ -22,6 +23,8 @@ def print_summary(bot, stats, out: TextIO) -> None:
         f"{md.counters.disconnects} disconnects, {stats.parse_errors} malformed messages",
         f"engine: {stats.evaluations} evaluations ({stats.evaluations / seconds:.0f}/s)",
     ]
+    for symbol, check in md.checks.items():
+        lines.append(f"book check {symbol}: {ticker_text(check.counts)}")
     if stats.spread_min is not None:
         lines.append(f"spread: min {stats.spread_min:+.2f} bps, max {stats.spread_max:+.2f} bps "
                      f"(ENTER {s.enter_bps}, EXIT {s.exit_bps}, STOP {s.stop_bps})")

@@ -311,6 +311,11 @@ class DepthSync:
         self._restart(f"disconnect: {reason}", None)
         self.state = BUFFERING  # the next diff (on the new connection) asks for the snapshot
 
+    def invalidate(self, reason: str) -> bool:
+        """Something outside the sequencing rules proved the book wrong (e.g. it disagrees with
+        the exchange's bookTicker): resync. True: fetch a snapshot now."""
+        return self._restart(reason, None)
+
     # --- the procedure ---------------------------------------------------------------------------
 
     def _bridge(self) -> bool:

@@ -23,7 +23,7 @@ from arbitrage.exchanges.errors import BinanceError
 from arbitrage.exchanges.streams import StreamParseError, parse_message
 from arbitrage.exchanges.ws import StreamRunner
 from arbitrage.marketdata import MarketData
-from arbitrage.models import (DepthDiff, DepthSnapshot, MarkPrice, SnapshotResult, StreamStatus,
+from arbitrage.models import (BookTicker, DepthDiff, DepthSnapshot, MarkPrice, SnapshotResult, StreamStatus,
                               SymbolRules)
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier, compute_frontier
 from arbitrage.strategy.risk import MarketLimits, market_blocks
@@ -73,7 +73,8 @@ class Bot:
         self.contract_size = float(perp_rules.contract_size or 0)
         self.events: queue.Queue = queue.Queue(maxsize=QUEUE_MAX)
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rest")
-        self.market = MarketData(spot_rules.symbol, perp_rules.symbol, self._request_snapshot)
+        self.market = MarketData(spot_rules.symbol, perp_rules.symbol, self._request_snapshot,
+                                 verify=settings.verify_books)
         self.evaluation = Evaluation()
         self.stats = RunStats()
         self.limits = MarketLimits(float(settings.book_stale_ms), float(settings.mark_stale_ms),
@@ -82,12 +83,16 @@ class Bot:
         self._record_lock = threading.Lock()
         self._parse_errors_logged = 0
         self._mark_rest_at = 0.0
+        spot_streams = [spot.depth_stream(spot_rules.symbol)]
+        coinm_streams = [coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]
+        if settings.verify_books:
+            spot_streams.append(spot.ticker_stream(spot_rules.symbol))
+            coinm_streams.append(coinm.ticker_stream(perp_rules.symbol))
         self.runners = [
-            StreamRunner("spot", spot.stream_url(urls.spot_ws, [spot.depth_stream(spot_rules.symbol)]),
+            StreamRunner("spot", spot.stream_url(urls.spot_ws, spot_streams),
                          self._on_message_for("spot"), self._on_status_for("spot")),
-            StreamRunner("coinm", coinm.stream_url(urls.coinm_ws, [
-                coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]),
-                self._on_message_for("coinm"), self._on_status_for("coinm")),
+            StreamRunner("coinm", coinm.stream_url(urls.coinm_ws, coinm_streams),
+                         self._on_message_for("coinm"), self._on_status_for("coinm")),
         ]
 
     # -- stream threads: receive, (record), parse, enqueue -----------------------------------
@@ -188,6 +193,9 @@ class Bot:
             return self.market.on_mark(event)
         if isinstance(event, SnapshotResult):
             return self.market.on_snapshot(event, now_ns)
+        if isinstance(event, BookTicker):
+            self.market.on_ticker(event)
+            return False
         if isinstance(event, StreamStatus):
             self.market.on_stream_status(event)
             return False
@@ -287,7 +295,10 @@ def _frontier_text(f: Frontier | None) -> str:
 
 
 def _snapshot_body(snap: DepthSnapshot, coinm: bool) -> str:
-    """A depth snapshot in the capture format (the bare REST body) so that a recording replays."""
+    """A depth snapshot in the capture format (the REST body) so that a recording replays.
+
+    Binance's spot body names no symbol; one file here holds both markets, so the spot body gets
+    a `symbol` field too (readers take it when present, as they do from the COIN-M body)."""
     if coinm:
         def fmt(levels):
             return [[repr(p), str(int(q)) if q == int(q) else repr(q)] for p, q in levels]
@@ -296,7 +307,8 @@ def _snapshot_body(snap: DepthSnapshot, coinm: bool) -> str:
     else:
         def fmt(levels):
             return [[f"{p:.8f}", f"{q:.8f}"] for p, q in levels]
-        body = {"lastUpdateId": snap.last_update_id, "bids": fmt(snap.bids), "asks": fmt(snap.asks)}
+        body = {"lastUpdateId": snap.last_update_id, "symbol": snap.symbol, "bids": fmt(snap.bids),
+                "asks": fmt(snap.asks)}
     return json.dumps(body, separators=(",", ":"))
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from arbitrage.book import DepthSync
-from arbitrage.models import DepthDiff, MarkPrice, SnapshotResult, StreamStatus
+from arbitrage.bookcheck import TickerCheck
+from arbitrage.models import BookTicker, DepthDiff, MarkPrice, SnapshotResult, StreamStatus
 from arbitrage.strategy.risk import FeedState
 
 log = logging.getLogger("arbitrage.marketdata")
@@ -32,7 +33,7 @@ class FeedCounters:
 
 class MarketData:
     def __init__(self, spot_symbol: str, coinm_symbol: str,
-                 request_snapshot: Callable[[str], None]) -> None:
+                 request_snapshot: Callable[[str], None], verify: bool = False) -> None:
         self.spot = DepthSync(spot_symbol, "spot")
         self.perp = DepthSync(coinm_symbol, "coinm")
         self.coinm_symbol = coinm_symbol
@@ -41,6 +42,9 @@ class MarketData:
         self._request = request_snapshot
         self._syncs = {spot_symbol: self.spot, coinm_symbol: self.perp}
         self._by_connection = {"spot": (self.spot,), "coinm": (self.perp,)}
+        # VERIFY_BOOKS: the exchange's own bookTicker checks each book; a mismatch resyncs it
+        self.checks = ({sym: TickerCheck(sync) for sym, sync in self._syncs.items()}
+                       if verify else {})
         self._in_flight: set[str] = set()
         self._retry_at_ns: dict[str, int] = {}
         self._retry_delay_s: dict[str, float] = {}
@@ -56,7 +60,20 @@ class MarketData:
         was_ready = sync.ready
         if sync.on_diff(diff):
             self._ask_snapshot(diff.symbol)
+        elif self.checks:
+            self._verdict(sync, self.checks[diff.symbol].after_diff())
         return sync.ready or was_ready
+
+    def on_ticker(self, ticker: BookTicker) -> None:
+        check = self.checks.get(ticker.symbol)
+        if check is not None:
+            self._verdict(self._syncs[ticker.symbol], check.on_ticker(ticker))
+
+    def _verdict(self, sync: DepthSync, mismatch: str | None) -> None:
+        if mismatch is not None:
+            log.error("[BOOKCHECK] %s", mismatch)
+            if sync.invalidate("book disagrees with the exchange's bookTicker"):
+                self._ask_snapshot(sync.symbol)
 
     def on_mark(self, mark: MarkPrice) -> bool:
         if mark.symbol != self.coinm_symbol:
@@ -89,8 +106,7 @@ class MarketData:
 
     def on_stream_status(self, status: StreamStatus) -> None:
         if status.connected:
-            log.info("[STREAM] %s connected", status.connection)
-            return
+            return          # the runner logs it; the books resync on the first diff that follows
         self.counters.disconnects += 1
         for sync in self._by_connection.get(status.connection, ()):
             sync.on_disconnect(status.reason)

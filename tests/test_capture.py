@@ -112,20 +112,20 @@ def test_check_capture_on_a_clean_synthetic_capture(tmp_path):
     reports = check_capture([tmp_path / "spot.gz", tmp_path / "cm.txt"])
     spot, perp = reports["BTCUSDT"], reports["BTCUSD_PERP"]
     assert (spot.rule, spot.diffs, spot.applied, spot.resyncs, spot.snapshots) == ("spot", 4, 3, 0, 1)
-    assert (spot.tickers, spot.compared, spot.mismatches) == (5, 3, 0)
-    assert (spot.before_sync, spot.no_matching_diff) == (1, 1)
+    assert (spot.tickers.tickers, spot.tickers.compared, spot.tickers.mismatches) == (5, 3, 0)
+    assert (spot.tickers.before_sync, spot.tickers.no_matching_diff) == (1, 1)
     assert spot.ok
-    assert (perp.rule, perp.applied, perp.compared, perp.mismatches, perp.resyncs) == ("coinm", 2, 1, 0, 0)
+    assert (perp.rule, perp.applied, perp.tickers.compared, perp.tickers.mismatches, perp.resyncs) == ("coinm", 2, 1, 0, 0)
     assert main([str(tmp_path / "spot.gz"), str(tmp_path / "cm.txt")]) == 0
 
 
 def test_check_capture_reports_a_ticker_mismatch(tmp_path, capsys):
     write(tmp_path / "bad.txt", spot_messages(ticker_bid_qty=2.5))
     rep = check_capture([tmp_path / "bad.txt"])["BTCUSDT"]
-    assert rep.mismatches == 2 and rep.compared == 3 and not rep.ok
-    assert "u=109" in rep.first_mismatches[0]
+    assert rep.tickers.mismatches == 2 and rep.tickers.compared == 3 and not rep.ok
+    assert "u=109" in rep.tickers.first_mismatches[0]
     assert main([str(tmp_path / "bad.txt")]) == 1
-    assert "mismatch: u=109" in capsys.readouterr().out
+    assert "mismatch: BTCUSDT u=109" in capsys.readouterr().out
 
 
 def test_check_capture_reports_a_gap_as_resync(tmp_path):

@@ -25,5 +25,5 @@ def test_real_capture_books_match_binance_book_ticker(name, symbol, rule):
     assert errors == []
     assert report.rule == rule and report.snapshots == 1
     assert report.resyncs == 0, report.resync_reasons
-    assert report.mismatches == 0, report.first_mismatches
-    assert report.applied > 1000 and report.compared > 100
+    assert report.tickers.mismatches == 0, report.tickers.first_mismatches
+    assert report.applied > 1000 and report.tickers.compared > 100

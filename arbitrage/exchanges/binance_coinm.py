@@ -73,6 +73,10 @@ class CoinmClient:
         return combined_stream_url(ws_base, streams)
 
     @staticmethod
+    def ticker_stream(symbol: str) -> str:
+        return f"{symbol.lower()}@bookTicker"
+
+    @staticmethod
     def depth_stream(symbol: str) -> str:
         return f"{symbol.lower()}@depth@100ms"
 
