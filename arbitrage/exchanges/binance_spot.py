@@ -1,137 +1,23 @@
-"""Binance spot REST client (market data for now) and the payload parsing shared with COIN-M.
-
-Raw dicts stop here: every method returns a type from `arbitrage.models`. A payload of the wrong
-shape becomes `BadResponse` with its first bytes, so callers only ever handle BinanceError.
-"""
+"""Binance spot REST client (`/api/v3`)."""
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from arbitrage.exchanges.errors import BadResponse, Rejected, UnknownSymbol
-from arbitrage.exchanges.http import BinanceHttp
-from arbitrage.models import SPOT, DepthSnapshot, Level, SymbolRules
-
-_BAD_SYMBOL = -1121
-_ZERO = Decimal(0)
+from arbitrage.exchanges.binance_rest import (
+    BinanceRestClient, dec, filters_by_type, get_for_symbol, grid_fields,
+)
+from arbitrage.models import SPOT, SymbolRules
 
 
-# --- parsing helpers (also used by binance_coinm) -------------------------------------------
+class SpotClient(BinanceRestClient):
+    """Spot `/api/v3` endpoints."""
 
-@contextmanager
-def parsing(method: str, path: str, payload: Any) -> Iterator[None]:
-    """Turn a shape error while reading `payload` into BadResponse quoting its first bytes."""
-    try:
-        yield
-    except (KeyError, IndexError, TypeError, ValueError, InvalidOperation, AttributeError) as exc:
-        head = json.dumps(payload, default=str)[:120]
-        raise BadResponse(f"unexpected payload ({type(exc).__name__}: {exc}): {head!r}",
-                          method=method, path=path) from None
-
-
-def parse_levels(rows: list[list[str]], descending: bool) -> list[Level]:
-    """Wire levels ["price","qty"] -> float tuples, best first."""
-    levels = [(float(price), float(qty)) for price, qty in rows]
-    levels.sort(key=lambda level: level[0], reverse=descending)   # already sorted: linear
-    return levels
-
-
-def filters_by_type(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {f["filterType"]: f for f in entry["filters"]}
-
-
-def dec(value: Any) -> Decimal:
-    """Decimal from a wire string, or from a JSON number via its shortest repr (100 -> "100")."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise TypeError(f"not a decimal: {value!r}")
-    return Decimal(value if isinstance(value, str) else str(value))
-
-
-def grid_fields(filters: dict[str, dict[str, Any]]) -> dict[str, Decimal]:
-    """PRICE_FILTER / LOT_SIZE / MARKET_LOT_SIZE as SymbolRules keyword arguments."""
-    price, lot = filters["PRICE_FILTER"], filters["LOT_SIZE"]
-    market_lot = filters.get("MARKET_LOT_SIZE")
-    return dict(
-        tick_size=dec(price["tickSize"]), min_price=dec(price["minPrice"]),
-        max_price=dec(price["maxPrice"]), step_size=dec(lot["stepSize"]),
-        min_qty=dec(lot["minQty"]), max_qty=dec(lot["maxQty"]),
-        market_max_qty=dec(market_lot["maxQty"]) if market_lot else _ZERO,
-    )
-
-
-def get_for_symbol(http: BinanceHttp, path: str, params: dict[str, Any]) -> Any:
-    """GET that reports Binance's -1121 "Invalid symbol." as the typed UnknownSymbol."""
-    try:
-        return http.request("GET", path, params)
-    except Rejected as exc:
-        if exc.code == _BAD_SYMBOL:
-            raise UnknownSymbol(exc.msg, status=exc.status, code=exc.code,
-                                method=exc.method, path=exc.path) from None
-        raise
-
-
-def combined_stream_url(ws_base: str, streams: list[str]) -> str:
-    """`<ws_base>/stream?streams=a/b`: every message arrives as {"stream": .., "data": ..}."""
-    return f"{ws_base.rstrip('/')}/stream?streams={'/'.join(streams)}"
-
-
-# --- the client --------------------------------------------------------------------------------
-
-class SpotClient:
-    """Spot `/api/v3` market-data endpoints."""
-
-    def __init__(self, http: BinanceHttp, now_ns: Callable[[], int] = time.time_ns) -> None:
-        self.http = http
-        self._now_ns = now_ns
-
-    def server_time(self) -> int:
-        data = self.http.request("GET", "/api/v3/time")
-        with parsing("GET", "/api/v3/time", data):
-            return int(data["serverTime"])
-
-    def sync_time(self) -> int:
-        """Measure and store the server-time offset used for signed requests (ms)."""
-        return self.http.sync_time("/api/v3/time")
-
-    def ping(self) -> None:
-        self.http.request("GET", "/api/v3/ping")
+    PREFIX = "/api/v3"
 
     def exchange_info(self, symbol: str) -> SymbolRules:
         path = "/api/v3/exchangeInfo"
         data = get_for_symbol(self.http, path, {"symbol": symbol})
-        with parsing("GET", path, data):
-            entry = next((s for s in data["symbols"] if s["symbol"] == symbol), None)
-            if entry is None:
-                raise UnknownSymbol(f"{symbol} not in exchangeInfo", method="GET", path=path)
-        with parsing("GET", path, entry):   # quote the symbol's entry, not the rate limits
-            return parse_spot_rules(entry)
-
-    def depth(self, symbol: str, limit: int = 1000) -> DepthSnapshot:
-        path = "/api/v3/depth"
-        data = get_for_symbol(self.http, path, {"symbol": symbol, "limit": limit})
-        recv_ns = self._now_ns()
-        with parsing("GET", path, data):
-            return DepthSnapshot(
-                symbol=symbol, last_update_id=int(data["lastUpdateId"]),
-                bids=parse_levels(data["bids"], descending=True),
-                asks=parse_levels(data["asks"], descending=False),
-                event_ms=None, recv_ns=recv_ns)
-
-    @staticmethod
-    def stream_url(ws_base: str, streams: list[str]) -> str:
-        return combined_stream_url(ws_base, streams)
-
-    @staticmethod
-    def ticker_stream(symbol: str) -> str:
-        return f"{symbol.lower()}@bookTicker"
-
-    @staticmethod
-    def depth_stream(symbol: str) -> str:
-        return f"{symbol.lower()}@depth@100ms"
+        return self._rules_from(path, data, symbol, parse_spot_rules)
 
 
 def parse_spot_rules(entry: dict[str, Any]) -> SymbolRules:
@@ -141,5 +27,5 @@ def parse_spot_rules(entry: dict[str, Any]) -> SymbolRules:
     return SymbolRules(
         symbol=entry["symbol"], market=SPOT, status=entry["status"],
         base_asset=entry["baseAsset"], quote_asset=entry["quoteAsset"],
-        min_notional=dec(notional["minNotional"]) if notional else _ZERO,
+        min_notional=dec(notional["minNotional"] if notional else 0),
         **grid_fields(filters))

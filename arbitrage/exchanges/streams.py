@@ -113,16 +113,24 @@ def parse_message(raw: str | bytes, recv_ns: int) -> DepthDiff | MarkPrice | Boo
         raise StreamParseError(f"bad shape ({type(exc).__name__}: {exc}): {_head(raw)!r}") from None
 
 
+def _price(level: tuple[float, float]) -> float:
+    return level[0]
+
+
 def parse_snapshot(body: dict, symbol: str, recv_ns: int) -> DepthSnapshot:
     """A REST depth body (spot §4.1 or COIN-M §4.2) -> DepthSnapshot. Spot bodies name no symbol,
     so the caller passes the one it asked for. Raises StreamParseError on a wrong shape."""
     try:
         e_ms = body.get("E")
+        bids, asks = _levels(body["bids"]), _levels(body["asks"])
+        # best first is the contract; Binance sends it so, and timsort checks that in one pass
+        bids.sort(key=_price, reverse=True)
+        asks.sort(key=_price)
         return DepthSnapshot(
             symbol=symbol,
             last_update_id=_int(body["lastUpdateId"]),
-            bids=_levels(body["bids"]),
-            asks=_levels(body["asks"]),
+            bids=bids,
+            asks=asks,
             event_ms=None if e_ms is None else _int(e_ms),
             recv_ns=recv_ns,
         )
