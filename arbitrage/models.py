@@ -108,3 +108,133 @@ class SnapshotResult:
     snapshot: DepthSnapshot | None
     error: str | None
     recv_ns: int
+
+
+# --- trading ----------------------------------------------------------------------------------
+# Everything below is exact: Decimals parsed from the wire strings. Sides are "BUY"/"SELL".
+
+BUY = "BUY"
+SELL = "SELL"
+
+# Order statuses as Binance reports them (spot adds REJECTED, PENDING_NEW, EXPIRED_IN_MATCH).
+FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One order as the bot wants it sent. Quantities on the symbol's grid (BTC on spot,
+    contracts on COIN-M); prices on the tick grid. `client_order_id` is deterministic and is
+    recorded before the request is sent, so an unknown outcome can be resolved by querying it."""
+    market: str                   # SPOT or COINM
+    symbol: str
+    side: str                     # BUY / SELL
+    type: str                     # MARKET, LIMIT, LIMIT_MAKER (spot)
+    quantity: Decimal
+    client_order_id: str
+    price: Decimal | None = None
+    time_in_force: str | None = None   # GTC, IOC, FOK, GTX (COIN-M post-only)
+    reduce_only: bool = False          # COIN-M only
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution. Spot: qty in BTC, quote_qty in USDT. COIN-M: qty in contracts, quote_qty is
+    the BTC value (`baseQty` = qty × contractSize / price)."""
+    market: str
+    symbol: str
+    order_id: int
+    trade_id: int
+    side: str
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    realized_pnl: Decimal         # COIN-M realizedPnl (BTC); 0 on spot
+    time_ms: int
+    maker: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """The exchange's view of one order (POST / GET / DELETE answers)."""
+    market: str
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: str
+    type: str
+    status: str                   # NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, ...
+    orig_qty: Decimal
+    executed_qty: Decimal
+    cum_quote: Decimal            # spot cummulativeQuoteQty (USDT); COIN-M cumBase (BTC), 0 if absent
+    avg_price: Decimal | None     # COIN-M avgPrice; spot cum_quote/executed when executed > 0
+    price: Decimal                # limit price (0 for MARKET)
+    reduce_only: bool
+    update_ms: int
+    fills: tuple[Fill, ...] = ()  # spot FULL responses carry them; otherwise empty
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class SpotAccount:
+    """GET /api/v3/account reduced to what the bot uses."""
+    balances: dict[str, tuple[Decimal, Decimal]]   # asset -> (free, locked)
+    maker_rate: Decimal                            # commissionRates.maker
+    taker_rate: Decimal
+    can_trade: bool
+    update_ms: int
+
+    def free(self, asset: str) -> Decimal:
+        return self.balances.get(asset, (Decimal(0), Decimal(0)))[0]
+
+    def total(self, asset: str) -> Decimal:
+        free, locked = self.balances.get(asset, (Decimal(0), Decimal(0)))
+        return free + locked
+
+
+@dataclass(frozen=True, slots=True)
+class MarginAsset:
+    """One asset of GET /dapi/v1/account (COIN-M accounts are per margin coin)."""
+    asset: str
+    wallet_balance: Decimal
+    unrealized_profit: Decimal
+    margin_balance: Decimal
+    maint_margin: Decimal
+    initial_margin: Decimal
+    available_balance: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One row of GET /dapi/v1/positionRisk (one-way mode: positionSide BOTH)."""
+    symbol: str
+    amount: Decimal               # signed contracts (negative = short)
+    entry_price: Decimal
+    mark_price: Decimal
+    unrealized_profit: Decimal
+    liquidation_price: Decimal    # 0 when there is no position
+    leverage: int
+    margin_type: str              # "cross" / "isolated"
+
+
+@dataclass(frozen=True, slots=True)
+class CoinmAccount:
+    assets: dict[str, MarginAsset]
+    positions: dict[str, Position]      # from positionRisk, by symbol
+    update_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Income:
+    """One row of GET /dapi/v1/income."""
+    symbol: str
+    income_type: str              # FUNDING_FEE, REALIZED_PNL, COMMISSION, TRANSFER, ...
+    income: Decimal               # signed, from the account's view
+    asset: str
+    time_ms: int
+    tran_id: int
+    trade_id: str
