@@ -1,18 +1,31 @@
-"""Binance COIN-M (`/dapi/v1`) REST client: market data for the inverse perpetual.
+"""Binance COIN-M (`/dapi/v1`) REST client for the inverse perpetual: market data and trading.
 
 Differences from spot that matter here: exchangeInfo takes no symbol (fetch all, pick one),
 `contractSize` is a JSON number, depth carries `E`, and premiumIndex always returns a list
 whose delivery rows have "" funding (binance-reference §3.2, §4.2, §6.1).
+
+Trading: orders answer with `newOrderRespType=RESULT` (ACK, the default, has no fill state);
+positions come from positionRisk in one-way mode (positionSide BOTH).
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from arbitrage.exchanges.accounts_wire import (
+    flat_position, parse_coinm_account, parse_commission_rate, parse_income, positions_by_symbol,
+)
 from arbitrage.exchanges.binance_rest import (
-    BinanceRestClient, dec, filters_by_type, get_for_symbol, grid_fields, parsing,
+    BinanceRestClient, call, dec, filters_by_type, get_for_symbol, grid_fields, parsing,
 )
 from arbitrage.exchanges.errors import UnknownSymbol
-from arbitrage.models import COINM, MarkPrice, SymbolRules
+from arbitrage.exchanges.orders_wire import parse_coinm_order, parse_coinm_trade, rows
+from arbitrage.models import (
+    COINM, CoinmAccount, Fill, Income, MarkPrice, Position, SymbolRules,
+)
+
+# userTrades defaults to 50 rows: an order with more fills would silently lose some
+_TRADES_LIMIT = 1000
 
 
 class CoinmClient(BinanceRestClient):
@@ -20,6 +33,9 @@ class CoinmClient(BinanceRestClient):
 
     PREFIX = "/dapi/v1"
     DEPTH_HAS_TIME = True
+    MARKET = COINM
+    ORDER_RESP_TYPE = "RESULT"
+    parse_order = staticmethod(parse_coinm_order)
 
     def exchange_info(self, symbol: str) -> SymbolRules:
         path = "/dapi/v1/exchangeInfo"
@@ -38,6 +54,55 @@ class CoinmClient(BinanceRestClient):
     @staticmethod
     def mark_stream(symbol: str) -> str:
         return f"{symbol.lower()}@markPrice@1s"
+
+    # --- account (signed) ----------------------------------------------------------------------
+
+    def account(self) -> CoinmAccount:
+        """Margin assets from /account, positions from /positionRisk (two requests)."""
+        path = "/dapi/v1/account"
+        data = call(self.http, "GET", path, signed=True)
+        risk_path = "/dapi/v1/positionRisk"
+        risk = call(self.http, "GET", risk_path, signed=True)
+        with parsing("GET", risk_path, risk):
+            positions = positions_by_symbol(risk)
+        with parsing("GET", path, data):
+            return parse_coinm_account(data, positions)
+
+    def position(self, symbol: str) -> Position:
+        """`symbol`'s position; flat when positionRisk has no row for it."""
+        path = "/dapi/v1/positionRisk"
+        # positionRisk filters by pair or margin asset, not by symbol (reference §9.1)
+        data = call(self.http, "GET", path, {"pair": symbol.split("_")[0]}, signed=True)
+        with parsing("GET", path, data):
+            mine = [row for row in rows(data) if row["symbol"] == symbol]
+            return positions_by_symbol(mine).get(symbol) or flat_position(symbol)
+
+    def fills(self, symbol: str, order_id: int) -> list[Fill]:
+        """The executions of one order (the execution layer's name for user_trades)."""
+        return self.user_trades(symbol, order_id)
+
+    def user_trades(self, symbol: str, order_id: int) -> list[Fill]:
+        path = "/dapi/v1/userTrades"
+        data = call(self.http, "GET", path,
+                    {"symbol": symbol, "orderId": order_id, "limit": _TRADES_LIMIT}, signed=True)
+        with parsing("GET", path, data):
+            return [parse_coinm_trade(row) for row in rows(data)]
+
+    def commission_rate(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """(maker, taker) fee rates for `symbol`."""
+        path = "/dapi/v1/commissionRate"
+        data = call(self.http, "GET", path, {"symbol": symbol}, signed=True)
+        with parsing("GET", path, data):
+            return parse_commission_rate(data, symbol)
+
+    def income(self, symbol: str, income_type: str | None = None, start_ms: int | None = None,
+               limit: int = 1000) -> list[Income]:
+        path = "/dapi/v1/income"
+        params = {"symbol": symbol, "incomeType": income_type, "startTime": start_ms,
+                  "limit": limit}   # None values are left out by the HTTP layer
+        data = call(self.http, "GET", path, params, signed=True)
+        with parsing("GET", path, data):
+            return [parse_income(row) for row in rows(data)]
 
 
 def parse_coinm_rules(entry: dict[str, Any]) -> SymbolRules:

@@ -3,21 +3,47 @@ from __future__ import annotations
 
 from typing import Any
 
+from arbitrage.exchanges.accounts_wire import parse_spot_account
 from arbitrage.exchanges.binance_rest import (
-    BinanceRestClient, dec, filters_by_type, get_for_symbol, grid_fields,
+    BinanceRestClient, call, dec, filters_by_type, get_for_symbol, grid_fields, parsing,
 )
-from arbitrage.models import SPOT, SymbolRules
+from arbitrage.exchanges.orders_wire import parse_spot_order, parse_spot_trade, rows
+from arbitrage.models import SPOT, Fill, SpotAccount, SymbolRules
+
+# myTrades returns 500 rows by default; one order never comes near 1000 fills at our sizes
+_TRADES_LIMIT = 1000
 
 
 class SpotClient(BinanceRestClient):
     """Spot `/api/v3` endpoints."""
 
     PREFIX = "/api/v3"
+    MARKET = SPOT
+    ORDER_RESP_TYPE = "FULL"      # the answer carries the fills: no second request for a taker leg
+    parse_order = staticmethod(parse_spot_order)
 
     def exchange_info(self, symbol: str) -> SymbolRules:
         path = "/api/v3/exchangeInfo"
         data = get_for_symbol(self.http, path, {"symbol": symbol})
         return self._rules_from(path, data, symbol, parse_spot_rules)
+
+    def account(self) -> SpotAccount:
+        path = "/api/v3/account"
+        data = call(self.http, "GET", path, signed=True)
+        with parsing("GET", path, data):
+            return parse_spot_account(data)
+
+    def fills(self, symbol: str, order_id: int) -> list[Fill]:
+        """The executions of one order (the execution layer's name for my_trades)."""
+        return self.my_trades(symbol, order_id)
+
+    def my_trades(self, symbol: str, order_id: int) -> list[Fill]:
+        """Every fill of one order (maker fills of a resting order included)."""
+        path = "/api/v3/myTrades"
+        data = call(self.http, "GET", path,
+                    {"symbol": symbol, "orderId": order_id, "limit": _TRADES_LIMIT}, signed=True)
+        with parsing("GET", path, data):
+            return [parse_spot_trade(row) for row in rows(data)]
 
 
 def parse_spot_rules(entry: dict[str, Any]) -> SymbolRules:

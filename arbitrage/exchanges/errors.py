@@ -69,3 +69,20 @@ class RateLimited(BinanceError):
 
 class IpBanned(RateLimited):
     """418: the IP is banned (after ignoring 429s) for `retry_after` seconds."""
+
+
+class OrderNotFound(Rejected):
+    """-2013 "Order does not exist.": the exchange has no order under that id. After an unknown
+    outcome this means it never reached the matching engine - or is not visible yet, so the
+    caller decides how long to keep asking before calling it not placed."""
+
+
+class CancelRejected(Rejected):
+    """-2011: the cancel was refused - the order is unknown or already final (filled, canceled,
+    expired). Query the order to learn which."""
+
+
+class UnreadableOrderAnswer(BadResponse, UnknownOutcome):
+    """An order POST was answered 2xx with a body we cannot read: the order was accepted in some
+    form, but we do not know its state. Both a BadResponse and an UnknownOutcome, so code that
+    resolves unknown outcomes by querying the client order id handles it too."""
