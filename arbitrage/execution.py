@@ -1,0 +1,329 @@
+"""The pair protocol (design §7): both legs sent together, monitored, cancelled at the deadline, and
+any unhedged remainder rescued at once with a MARKET order (the contract leg reduce-only).
+
+Runs off the engine thread: `submit` hands both legs to the leg pool immediately (so they leave
+together) and the rest — waiting, polling, cancelling, rescuing — runs on one execution thread,
+which reports a `PairResult` through a callback. The engine never blocks on the network.
+
+Never a blind retry: a POST whose answer is lost is UNKNOWN and is resolved by querying its client
+order id; only the exchange saying "no such order" (several times) makes it NOT_PLACED.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from typing import Callable, Protocol
+
+from arbitrage.exchanges.errors import (BadResponse, BinanceError, CancelRejected, OrderNotFound,
+                                        Rejected, UnknownOutcome)
+from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
+from arbitrage.orders import NOT_PLACED, REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
+
+log = logging.getLogger("arbitrage.execution")
+
+RESOLVE_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)   # ~6 s of queries for an unknown outcome
+NOT_FOUND_TO_GIVE_UP = 3                              # "no such order" this often = not placed
+
+
+class Gateway(Protocol):
+    """What execution needs from a venue client (spot and COIN-M clients fit it)."""
+    def new_order(self, req: OrderRequest) -> OrderState: ...
+    def get_order(self, symbol: str, client_order_id: str) -> OrderState: ...
+    def cancel_order(self, symbol: str, client_order_id: str) -> OrderState: ...
+    def fills(self, symbol: str, order_id: int) -> list[Fill]: ...
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    trade_id: str
+    kind: str                       # "entry" or "exit"
+    spot: OrderRequest
+    perp: OrderRequest
+    spot_px: Decimal                # expected prices: dry-run fills, and the hedge ratio before fills
+    perp_px: Decimal
+    spot_rules: SymbolRules
+    perp_rules: SymbolRules
+
+
+@dataclass
+class PairResult:
+    spec: PairSpec
+    spot: TrackedOrder
+    perp: TrackedOrder
+    rescues: list[TrackedOrder] = field(default_factory=list)
+    spot_btc: Decimal = Decimal(0)       # signed BTC traded on spot by every order of the pair
+    spot_fee_btc: Decimal = Decimal(0)   # spot commissions charged in BTC (they reduce what is held)
+    contracts: Decimal = Decimal(0)      # signed contracts traded
+    spot_vwap: Decimal | None = None
+    perp_vwap: Decimal | None = None
+    halt_reason: str | None = None
+    sent_ns: tuple[int, int] = (0, 0)    # when each leg was handed to the network (spot, perp)
+
+    @property
+    def spot_held(self) -> Decimal:
+        """BTC the position holds on spot (bought minus BTC commissions; sold is negative)."""
+        return self.spot_btc - self.spot_fee_btc
+
+    @property
+    def orders(self) -> list[TrackedOrder]:
+        return [self.spot, self.perp, *self.rescues]
+
+
+def client_id(trade_id: str, leg: str, step: str, attempt: int) -> str:
+    """Deterministic and unique per order: `<trade>-<s|p>-<e|r|x><n>` (≤ 36 chars, Binance's set)."""
+    return f"{trade_id}-{leg}-{step}{attempt}"
+
+
+def floor_to(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step if step > 0 else value
+
+
+class PairExecutor:
+    def __init__(self, spot: Gateway, perp: Gateway, base_asset: str, pair_timeout_s: float,
+                 poll_s: float, dry_run: bool, on_done: Callable[[PairResult], None],
+                 on_created: Callable[[list[OrderRequest]], None] | None = None,
+                 resolve_delays_s: tuple[float, ...] = RESOLVE_DELAYS_S) -> None:
+        self.gw = {SPOT: spot, COINM: perp}
+        self.base_asset = base_asset     # spot BUY commissions in it reduce what the trade holds
+        self.pair_timeout_s = pair_timeout_s
+        self.poll_s = poll_s
+        self.dry_run = dry_run
+        self.on_done = on_done
+        self.on_created = on_created or (lambda reqs: None)
+        self.resolve_delays_s = resolve_delays_s
+        self.legs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leg")
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exec")
+        self.busy = threading.Event()
+        self.orders_sent = 0
+
+    # -- entry points (engine thread) ---------------------------------------------------------
+    def submit(self, spec: PairSpec) -> None:
+        """Send both legs now; the rest happens on the execution thread."""
+        self.on_created([spec.spot, spec.perp])       # recorded before anything is sent
+        self.busy.set()
+        spot, perp = TrackedOrder(spec.spot), TrackedOrder(spec.perp)
+        futs = (self.legs.submit(self._send, spot, spec.spot_px),
+                self.legs.submit(self._send, perp, spec.perp_px))
+        self.worker.submit(self._complete, spec, spot, perp, futs)
+
+    def shutdown(self) -> None:
+        self.worker.shutdown(wait=True)
+        self.legs.shutdown(wait=True)
+
+    # -- the protocol (execution thread) ------------------------------------------------------
+    def _complete(self, spec: PairSpec, spot: TrackedOrder, perp: TrackedOrder,
+                  futs: tuple[Future, Future]) -> None:
+        result = PairResult(spec, spot, perp)
+        try:
+            result.sent_ns = (futs[0].result(), futs[1].result())
+            self._monitor(spec, spot, perp)
+            if spec.kind == "entry":
+                self._account(result)
+                self._rescue(result)
+            else:
+                self._finish_exit(result)
+        except Exception as exc:   # never leave the engine waiting: a bug here halts, loudly
+            log.exception("[HALT] execution of %s failed unexpectedly", spec.trade_id)
+            result.halt_reason = f"execution error: {type(exc).__name__}: {exc}"
+        finally:
+            self.busy.clear()
+        self.on_done(result)
+
+    def _send(self, order: TrackedOrder, px_hint: Decimal) -> int:
+        req = order.request
+        order.apply(SUBMITTED)
+        sent_ns = time.time_ns()
+        if self.dry_run:
+            log.info("[DRY] would send %s %s %s %s %s%s", req.symbol, req.side, req.type,
+                     req.quantity, req.price or "MARKET", " reduceOnly" if req.reduce_only else "")
+            order.report(_dry_fill(req, px_hint))
+            return sent_ns
+        self.orders_sent += 1
+        try:
+            order.report(self.gw[req.market].new_order(req))
+        except Rejected as exc:
+            order.apply(REJECTED, error=f"{exc.code} {exc.msg}")
+            log.warning("[ORDER] %s rejected: %s %s", req.client_order_id, exc.code, exc.msg)
+        except (UnknownOutcome, BadResponse) as exc:
+            order.apply(UNKNOWN, error=str(exc)[:160])
+            log.warning("[ORDER] %s outcome unknown (%s): querying it", req.client_order_id,
+                        type(exc).__name__)
+            self._resolve(order)
+        except BinanceError as exc:        # Retryable / RateLimited: definitely not executed
+            order.apply(REJECTED, error=f"{type(exc).__name__}: {exc}"[:160])
+            log.warning("[ORDER] %s not sent: %s", req.client_order_id, order.error)
+        except Exception as exc:           # anything unexpected may have reached the exchange
+            order.apply(UNKNOWN, error=f"{type(exc).__name__}: {exc}"[:160])
+            self._resolve(order)
+        return sent_ns
+
+    def _resolve(self, order: TrackedOrder) -> None:
+        """Query an UNKNOWN order by client id until the exchange knows it or clearly does not."""
+        req, not_found = order.request, 0
+        for delay in self.resolve_delays_s:
+            try:
+                order.report(self.gw[req.market].get_order(req.symbol, req.client_order_id))
+                log.info("[ORDER] %s resolved: %s, executed %s", req.client_order_id,
+                         order.status, order.executed)
+                return
+            except OrderNotFound:
+                not_found += 1
+            except (BinanceError, OSError) as exc:
+                log.warning("[ORDER] query of %s failed: %s", req.client_order_id, exc)
+            time.sleep(delay)
+        if not_found >= NOT_FOUND_TO_GIVE_UP:
+            order.apply(NOT_PLACED, error="the exchange has no such order")
+            log.warning("[ORDER] %s was not placed", req.client_order_id)
+
+    def _monitor(self, spec: PairSpec, spot: TrackedOrder, perp: TrackedOrder) -> None:
+        """Poll open legs until both are final or the deadline; a lone leg is cancelled at once."""
+        deadline = time.monotonic() + self.pair_timeout_s
+        pair = (spot, perp)
+        while not all(o.final for o in pair) and time.monotonic() < deadline:
+            if any(o.final and o.executed == 0 for o in pair):
+                break                      # one leg is dead with nothing filled: stop waiting
+            time.sleep(self.poll_s)
+            for o in pair:
+                if not o.final:
+                    self._refresh(o)
+        for o in pair:
+            if not o.final:
+                self._cancel(o)
+
+    def _refresh(self, order: TrackedOrder) -> None:
+        req = order.request
+        if order.status == UNKNOWN:
+            self._resolve(order)
+            return
+        try:
+            order.report(self.gw[req.market].get_order(req.symbol, req.client_order_id))
+        except (BinanceError, OSError) as exc:
+            log.warning("[ORDER] poll of %s failed: %s", req.client_order_id, exc)
+
+    def _cancel(self, order: TrackedOrder) -> None:
+        req = order.request
+        if order.status == UNKNOWN:
+            self._resolve(order)
+            if order.final or order.status == UNKNOWN:
+                return
+        try:
+            order.report(self.gw[req.market].cancel_order(req.symbol, req.client_order_id))
+            log.info("[ORDER] %s cancelled at the deadline, executed %s", req.client_order_id,
+                     order.executed)
+        except (CancelRejected, OrderNotFound):
+            self._refresh(order)           # it finished meanwhile: read its final state
+        except (BinanceError, OSError) as exc:
+            log.warning("[ORDER] cancel of %s failed (%s): querying it", req.client_order_id, exc)
+            self._refresh(order)
+
+    # -- accounting of what the pair did ------------------------------------------------------
+    def _account(self, result: PairResult) -> None:
+        """Signed totals over every order of the pair (legs, rescues, retries)."""
+        result.spot_btc = result.contracts = result.spot_fee_btc = Decimal(0)
+        for o in result.orders:
+            if o.executed == 0:
+                continue
+            signed = o.executed if o.request.side == BUY else -o.executed
+            if o.request.market == SPOT:
+                result.spot_btc += signed
+                result.spot_fee_btc += self._spot_fee_btc(o)
+            else:
+                result.contracts += signed
+        result.spot_vwap = result.spot.avg_price if result.spot.executed else None
+        result.perp_vwap = result.perp.avg_price if result.perp.executed else None
+
+    def _spot_fee_btc(self, order: TrackedOrder) -> Decimal:
+        """BTC commissions of a spot order: from its FULL fills, else from myTrades."""
+        fills = order.state.fills if order.state else ()
+        if not fills and not self.dry_run and order.state is not None:
+            try:
+                fills = tuple(self.gw[SPOT].fills(order.request.symbol, order.state.order_id))
+            except (BinanceError, OSError) as exc:
+                log.warning("[ORDER] fills of %s unavailable: %s", order.request.client_order_id, exc)
+        return sum((f.commission for f in fills if f.commission_asset == self.base_asset),
+                   Decimal(0))
+
+    # -- rescue --------------------------------------------------------------------------------
+    def _rescue(self, result: PairResult) -> None:
+        spec = result.spec
+        for attempt in (1, 2):
+            req = self._rescue_order(result, attempt)
+            if req is None:
+                return
+            log.warning("[RESCUE] %s unhedged after entry (spot %s BTC, %s contracts): %s %s %s%s",
+                        spec.trade_id, result.spot_btc, result.contracts, req.symbol, req.side,
+                        req.quantity, " reduceOnly" if req.reduce_only else "")
+            order = TrackedOrder(req)
+            result.rescues.append(order)
+            self.on_created([req])
+            self._send(order, spec.spot_px if req.market == SPOT else spec.perp_px)
+            if order.status == UNKNOWN or order.executed == 0:
+                result.halt_reason = (f"rescue {req.client_order_id} failed ({order.status}: "
+                                      f"{order.error}); spot {result.spot_btc} BTC and "
+                                      f"{result.contracts} contracts are unhedged")
+                return
+            self._account(result)
+        if self._rescue_order(result, 3) is not None:
+            result.halt_reason = (f"still unhedged after rescue: spot {result.spot_btc} BTC, "
+                                  f"{result.contracts} contracts")
+
+    def _rescue_order(self, result: PairResult, attempt: int) -> OrderRequest | None:
+        """The MARKET order that flattens the unhedged excess, or None when hedged within one
+        contract (the coarser grid) or when the excess is below the spot minimums."""
+        spec = result.spec
+        size = spec.perp_rules.contract_size or Decimal(1)
+        px = result.perp_vwap or spec.perp_px
+        held = abs(result.spot_held) if result.spot_btc > 0 else abs(result.spot_btc)
+        excess_contracts = abs(result.contracts) - held * px / size
+        if excess_contracts >= 1:
+            qty = floor_to(excess_contracts, spec.perp_rules.step_size)
+            side = SELL if result.contracts > 0 else BUY
+            return OrderRequest(COINM, spec.perp.symbol, side, "MARKET", qty,
+                                client_id(spec.trade_id, "p", "r", attempt), reduce_only=True)
+        excess_btc = held - abs(result.contracts) * size / px
+        qty = floor_to(excess_btc, spec.spot_rules.step_size)
+        spot_px = result.spot_vwap or spec.spot_px
+        if qty <= 0 or qty < spec.spot_rules.min_qty or qty * spot_px < spec.spot_rules.min_notional:
+            return None
+        if abs(result.contracts) >= 1 and excess_btc * px / size < 1:
+            return None                    # within one contract of a hedge: residual, tracked
+        side = SELL if result.spot_btc > 0 else BUY
+        return OrderRequest(SPOT, spec.spot.symbol, side, "MARKET", qty,
+                            client_id(spec.trade_id, "s", "r", attempt))
+
+    # -- exit ----------------------------------------------------------------------------------
+    def _finish_exit(self, result: PairResult) -> None:
+        """Both exit legs must fill completely; a remainder gets one more MARKET order each."""
+        self._account(result)
+        for o, leg in ((result.spot, "s"), (result.perp, "p")):
+            missing = o.request.quantity - o.executed
+            if o.status == UNKNOWN:
+                result.halt_reason = f"exit order {o.request.client_order_id} outcome unknown"
+                return
+            if missing <= 0:
+                continue
+            req = OrderRequest(o.request.market, o.request.symbol, o.request.side, "MARKET",
+                               missing, client_id(result.spec.trade_id, leg, "x", 2),
+                               reduce_only=o.request.reduce_only)
+            log.warning("[EXIT] %s leg %s short by %s: sending the remainder", result.spec.trade_id,
+                        o.request.symbol, missing)
+            retry = TrackedOrder(req)
+            result.rescues.append(retry)
+            self.on_created([req])
+            self._send(retry, result.spec.spot_px if leg == "s" else result.spec.perp_px)
+            if retry.executed < missing:
+                result.halt_reason = (f"exit of {o.request.symbol} incomplete: {retry.executed} of "
+                                      f"{missing} after retry ({retry.status}: {retry.error})")
+                return
+        self._account(result)
+
+
+def _dry_fill(req: OrderRequest, px: Decimal) -> OrderState:
+    price = req.price if req.price is not None else px
+    return OrderState(req.market, req.symbol, 0, req.client_order_id, req.side, req.type, "FILLED",
+                      req.quantity, req.quantity, Decimal(0), price, req.price or Decimal(0),
+                      req.reduce_only, int(time.time() * 1000))

@@ -1,0 +1,178 @@
+"""The pair protocol against a scripted gateway: what happens to each leg is decided by the test.
+
+(The same paths run against the local exchange over loopback in test_trading_*.py; here each
+branch of the protocol is pinned down with exact numbers.)"""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from arbitrage.exchanges.errors import OrderNotFound, Rejected, UnknownOutcome
+from arbitrage.execution import PairExecutor, PairSpec, client_id
+from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
+from arbitrage.orders import NOT_PLACED, REJECTED
+
+D = Decimal
+SPOT_RULES = SymbolRules("BTCUSDT", SPOT, "TRADING", "BTC", "USDT", D("0.01"), D("0.01"),
+                         D("1000000"), D("0.00001"), D("0.00001"), D("9000"), D("0"), D("5"))
+PERP_RULES = SymbolRules("BTCUSD_PERP", COINM, "TRADING", "BTC", "USD", D("0.1"), D("0.1"),
+                         D("1000000"), D("1"), D("1"), D("100000"), D("100000"), D("0"),
+                         contract_size=D("100"), margin_asset="BTC")
+
+
+class ScriptedGateway:
+    """new_order answers from a script: a callable(req) -> OrderState, or an exception to raise."""
+
+    def __init__(self, market: str, price: Decimal) -> None:
+        self.market, self.price = market, price
+        self.script: list = []
+        self.orders: dict[str, OrderState] = {}
+        self.sent: list[OrderRequest] = []
+        self.hidden: set[str] = set()        # executed but not queryable yet (-2013)
+        self.cancels: list[str] = []
+
+    def state(self, req, status, executed, order_id=None):
+        executed = D(executed)
+        fills = ()
+        if self.market == SPOT and executed > 0:
+            fee, asset = ((executed * D("0.001"), "BTC") if req.side == BUY
+                          else (executed * self.price * D("0.001"), "USDT"))
+            fills = (Fill(SPOT, req.symbol, 1, 1, req.side, self.price, executed,
+                          executed * self.price, fee, asset, D(0), 1, False),)
+        st = OrderState(self.market, req.symbol, order_id or len(self.sent), req.client_order_id,
+                        req.side, req.type, status, req.quantity, executed, D(0),
+                        self.price if executed else None, req.price or D(0), req.reduce_only, 1,
+                        fills)
+        self.orders[req.client_order_id] = st
+        return st
+
+    def new_order(self, req):
+        self.sent.append(req)
+        action = self.script.pop(0) if self.script else "fill"
+        if action == "fill":
+            return self.state(req, "FILLED", req.quantity)
+        if action == "rest":
+            return self.state(req, "NEW", 0)
+        if isinstance(action, tuple) and action[0] == "partial":
+            return self.state(req, "EXPIRED", action[1])
+        if action == "reject":
+            raise Rejected("Account has insufficient balance", status=400, code=-2010)
+        if action == "lost":                  # executed, but the answer never arrived
+            self.state(req, "FILLED", req.quantity)
+            raise UnknownOutcome("unknown", status=503, code=-1007)
+        if action == "lost-unplaced":
+            raise UnknownOutcome("unknown", status=503, code=-1007)
+        raise AssertionError(action)
+
+    def get_order(self, symbol, cid):
+        if cid not in self.orders or cid in self.hidden:
+            raise OrderNotFound("Order does not exist.", status=400, code=-2013)
+        return self.orders[cid]
+
+    def cancel_order(self, symbol, cid):
+        self.cancels.append(cid)
+        st = self.orders[cid]
+        return self.state(next(r for r in self.sent if r.client_order_id == cid), "CANCELED",
+                          st.executed_qty, st.order_id)
+
+    def fills(self, symbol, order_id):
+        return []
+
+
+def run(spot_script, perp_script, spot_qty="0.16393", contracts="100", kind="entry",
+        spot_side=BUY, timeout=0.3):
+    spot = ScriptedGateway(SPOT, D("61000"))
+    perp = ScriptedGateway(COINM, D("61040"))
+    spot.script, perp.script = list(spot_script), list(perp_script)
+    done, results = threading.Event(), []
+    ex = PairExecutor(spot, perp, "BTC", timeout, 0.02, False,
+                      lambda r: (results.append(r), done.set()), resolve_delays_s=(0.01,) * 4)
+    perp_side = SELL if spot_side == BUY else BUY
+    spec = PairSpec("T1", kind,
+                    OrderRequest(SPOT, "BTCUSDT", spot_side, "MARKET", D(spot_qty),
+                                 client_id("T1", "s", kind[0], 1)),
+                    OrderRequest(COINM, "BTCUSD_PERP", perp_side, "MARKET", D(contracts),
+                                 client_id("T1", "p", kind[0], 1), reduce_only=kind == "exit"),
+                    D("61000"), D("61040"), SPOT_RULES, PERP_RULES)
+    ex.submit(spec)
+    assert done.wait(30)
+    ex.shutdown()
+    return results[0], spot, perp
+
+
+def test_both_legs_fill_no_rescue():
+    # 100 contracts x 100 USD / 61040 = 0.163827 BTC; spot 0.16393 BTC bought, 0.00016393 fee
+    r, spot, perp = run(["fill"], ["fill"])
+    assert r.halt_reason is None and not r.rescues
+    assert r.spot_btc == D("0.16393") and r.contracts == D("-100")
+    assert r.spot_fee_btc == D("0.00016393")
+    assert r.spot_vwap == D("61000") and r.perp_vwap == D("61040")
+
+
+def test_spot_fills_perp_rejected_rescue_sells_what_spot_holds():
+    r, spot, perp = run(["fill"], ["reject"])
+    assert r.perp.status == REJECTED and r.halt_reason is None
+    (rescue,) = r.rescues
+    # held = 0.16393 − 0.00016393 fee = 0.16376607 → floor to 0.00001 = 0.16376
+    assert (rescue.request.market, rescue.request.side, rescue.request.quantity) == (SPOT, SELL, D("0.16376"))
+    assert rescue.request.client_order_id == "T1-s-r1"
+    assert r.contracts == 0
+
+
+def test_perp_fills_spot_rejected_rescue_closes_contracts_reduce_only():
+    r, spot, perp = run(["reject"], ["fill"])
+    (rescue,) = r.rescues
+    assert rescue.request.market == COINM and rescue.request.side == BUY
+    assert rescue.request.quantity == D("100") and rescue.request.reduce_only
+    assert r.contracts == 0 and r.halt_reason is None
+
+
+def test_unequal_partials_rescue_the_excess_contracts():
+    # spot fills 0.08 BTC (→ 0.0799200 held ≈ 48.8 contracts), perp 80 of 100: 31 too many
+    r, spot, perp = run([("partial", "0.08")], [("partial", "80")])
+    (rescue,) = r.rescues
+    assert rescue.request.market == COINM and rescue.request.quantity == D("31")
+    assert r.contracts == D("-49")
+    assert r.halt_reason is None
+
+
+def test_a_failed_rescue_halts():
+    r, spot, perp = run(["fill", "reject"], ["reject"])
+    assert r.halt_reason and "rescue T1-s-r1 failed" in r.halt_reason
+
+
+def test_a_lost_answer_is_resolved_by_query_not_by_resending():
+    r, spot, perp = run(["lost"], ["fill"])
+    assert r.spot.status == "FILLED" and r.spot.history[:2] == ["SUBMITTED", "UNKNOWN"]
+    assert len(spot.sent) == 1 and not r.rescues and r.halt_reason is None
+
+
+def test_an_unplaced_order_becomes_not_placed_and_the_other_leg_is_rescued():
+    r, spot, perp = run(["lost-unplaced"], ["fill"])
+    assert r.spot.status == NOT_PLACED
+    assert len(spot.sent) == 1                     # never re-sent
+    assert r.rescues[0].request.market == COINM and r.contracts == 0
+
+
+def test_resting_legs_are_cancelled_at_the_deadline():
+    r, spot, perp = run(["rest"], ["rest"])
+    assert spot.cancels == ["T1-s-e1"] and perp.cancels == ["T1-p-e1"]
+    assert r.spot_btc == 0 and r.contracts == 0 and not r.rescues and r.halt_reason is None
+
+
+def test_exit_remainder_is_retried_once_then_halts():
+    r, spot, perp = run(["fill"], [("partial", "60"), "fill"], kind="exit", spot_side=SELL)
+    assert r.halt_reason is None
+    (retry,) = r.rescues
+    assert retry.request.client_order_id == "T1-p-x2" and retry.request.quantity == D("40")
+    assert retry.request.reduce_only
+    r, spot, perp = run(["fill"], [("partial", "60"), "reject"], kind="exit", spot_side=SELL)
+    assert r.halt_reason and "exit of BTCUSD_PERP incomplete" in r.halt_reason
+
+
+@pytest.mark.parametrize("trade,leg,step,n", [("T1732233058123", "s", "e", 1), ("T1", "p", "x", 2)])
+def test_client_ids_are_deterministic_and_short(trade, leg, step, n):
+    cid = client_id(trade, leg, step, n)
+    assert cid == f"{trade}-{leg}-{step}{n}" and len(cid) <= 36
