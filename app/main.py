@@ -5,6 +5,7 @@ Exit codes (design §13): 0 ok, 2 bad settings (or a symbol the venue does not l
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.errors import BinanceError, UnknownSymbol
 from arbitrage.exchanges.http import BinanceHttp
 from arbitrage.logs import setup_logging
+from arbitrage.strategy.entry import FeeRates, enter_below_fees_warning
 from arbitrage.venues import VenueUrls, urls_for
 from app.summary import print_summary
 
@@ -55,9 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     run_seconds = float(settings.run_seconds)
     give_up_at = time.monotonic() + run_seconds if run_seconds > 0 else None
     try:
-        urls, sim = _open_venue(settings, stop, give_up_at)
+        urls, keys, sim = _open_venue(settings, stop, give_up_at)
         if urls is None:
             return EXIT_OK                       # stopped while waiting for the venue
+        if keys is not None:                     # the local exchange's demo keys
+            settings = dataclasses.replace(settings, spot_key=keys[0], spot_secret=keys[1],
+                                           dapi_key=keys[0], dapi_secret=keys[1])
+            _protect_secrets(settings)
         return _run(settings, urls, stop, give_up_at)
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -81,7 +87,7 @@ def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
         return EXIT_OK
     stats = bot.run(stop, float(settings.run_seconds))
     print_summary(bot, stats, sys.stdout)
-    return EXIT_OK
+    return EXIT_HALTED if bot.trader.halt_reason else EXIT_OK
 
 
 def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
@@ -117,7 +123,25 @@ def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
     log.info("venue %s: spot %s (tick %s, step %s), COIN-M %s (tick %s, contract %s USD)",
              settings.venue, spot_rules.symbol, spot_rules.tick_size, spot_rules.step_size,
              perp_rules.symbol, perp_rules.tick_size, perp_rules.contract_size)
-    return Bot(settings, urls, spot, coinm, spot_rules, perp_rules)
+    fees = _with_retry(stop, "commission rates", lambda: _fees(spot, coinm, perp_rules.symbol),
+                       give_up_at)
+    if fees is None:
+        return None
+    log.info("fees: spot maker %s taker %s, COIN-M maker %s taker %s; round trip %.1f bps (%s)",
+             fees.spot_maker, fees.spot_taker, fees.coinm_maker, fees.coinm_taker,
+             fees.round_trip_bps(settings.execution_mode), settings.execution_mode)
+    warning = enter_below_fees_warning(settings.enter_bps, fees.spot_taker, fees.coinm_taker)
+    if warning:
+        log.warning("%s", warning)
+    if settings.dry_run:
+        log.info("DRY_RUN: every order is logged, none is sent")
+    return Bot(settings, urls, spot, coinm, spot_rules, perp_rules, fees)
+
+
+def _fees(spot: SpotClient, coinm: CoinmClient, symbol: str) -> FeeRates:
+    account = spot.account()
+    maker, taker = coinm.commission_rate(symbol)
+    return FeeRates(account.maker_rate, account.taker_rate, maker, taker)
 
 
 def _rules(client, symbol: str, setting: str):
@@ -129,15 +153,17 @@ def _rules(client, symbol: str, setting: str):
 
 
 def _open_venue(settings: Settings, stop: threading.Event, give_up_at: float | None):
-    """The venue's URLs, starting the local exchange in-process when asked to."""
+    """(urls, demo keys or None, local exchange or None), starting the local exchange in-process
+    when asked to."""
     if settings.venue != "sim":
-        return urls_for(settings.venue), None
+        return urls_for(settings.venue), None, None
     if settings.sim_url:
         info = _with_retry(stop, f"local exchange at {settings.sim_url}",
                            lambda: _sim_info(settings.sim_url), give_up_at)
         if info is None:
-            return None, None
-        return VenueUrls(info["rest"], info["ws"], info["rest"], info["ws"]), None
+            return None, None, None
+        return (VenueUrls(info["rest"], info["ws"], info["rest"], info["ws"]),
+                (info["api_key"], info["api_secret"]), None)
     from arbitrage.sim import LocalExchange
 
     sim = LocalExchange(source=settings.sim_source, seed=settings.sim_seed,
@@ -145,7 +171,8 @@ def _open_venue(settings: Settings, stop: threading.Event, give_up_at: float | N
     sim.start()
     log.info("local exchange (%s) at %s, streams at %s", settings.sim_source, sim.rest_url,
              sim.ws_url)
-    return VenueUrls(sim.rest_url, sim.ws_url, sim.rest_url, sim.ws_url), sim
+    return (VenueUrls(sim.rest_url, sim.ws_url, sim.rest_url, sim.ws_url),
+            (sim.api_key, sim.api_secret), sim)
 
 
 def _sim_info(rest_url: str) -> dict:
@@ -187,6 +214,10 @@ def _install_signal_handlers(stop: threading.Event) -> None:
         stop.set()
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+
+def _protect_secrets(settings: Settings) -> None:
+    setup_logging(settings.log_level, _secrets(settings))
 
 
 def _secrets(settings: Settings) -> list[str]:

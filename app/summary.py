@@ -33,6 +33,33 @@ def print_summary(bot, stats, out: TextIO) -> None:
         best = stats.best_size_usd[direction]
         lines.append(f"{label}: frontier >= MIN_V_USD {s.min_v_usd} on {n} evaluations"
                      + (f", largest ${best:,.0f}" if n else ""))
-    lines.append("orders: none (watch mode: trading is not enabled in this version)")
+    lines += _trades(bot)
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def _trades(bot) -> list[str]:
+    tr = bot.trader
+    lines = [f"state: {tr.state}" + (f" — {tr.halt_reason}" if tr.halt_reason else ""),
+             f"trades: {tr.entries} entries, {len(tr.closed)} closed, {tr.rescued_entries} needed a "
+             f"rescue; orders sent: {bot.executor.orders_sent}"
+             + (" (DRY_RUN: none sent)" if bot.s.dry_run else "")]
+    if tr.closed:
+        lines.append(f"  {'trade':<15} {'direction':<9} {'spot BTC':>11} {'cntr':>5} {'entry':>8} "
+                     f"{'exit':>8} {'held':>6}  {'spot in/out':<19} {'perp in/out':<17} reason")
+    for t in tr.closed:
+        held = ((t.closed_ms or t.opened_ms) - t.opened_ms) / 1000
+        exit_spread = f"{t.exit_spread_bps:+.2f}" if t.exit_spread_bps is not None else "-"
+        lines.append(f"  {t.trade_id:<15} {t.direction:<9} {t.spot_btc:>11} {t.contracts:>5} "
+                     f"{t.entry_spread_bps:>+8.2f} {exit_spread:>8} {held:>5.1f}s  "
+                     f"{_px(t.spot_vwap)}/{_px(t.exit_spot_vwap):<9} "
+                     f"{_px(t.perp_vwap)}/{_px(t.exit_perp_vwap):<8} {t.exit_reason}")
+    if tr.trade is not None and tr.state != "FLAT":
+        t = tr.trade
+        lines.append(f"  open: {t.trade_id} {t.direction} spot {t.spot_btc} BTC, {t.contracts} "
+                     f"contracts, entered at {t.entry_spread_bps:+.2f} bps")
+    return lines
+
+
+def _px(price) -> str:
+    return f"{price:.1f}" if price is not None else "-"

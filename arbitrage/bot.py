@@ -26,8 +26,11 @@ from arbitrage.marketdata import MarketData
 from arbitrage.models import (BookTicker, DepthDiff, DepthSnapshot, MarkPrice, SnapshotResult, StreamStatus,
                               SymbolRules)
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier, compute_frontier
+from arbitrage.execution import PairExecutor
+from arbitrage.strategy.entry import FeeRates
 from arbitrage.strategy.risk import MarketLimits, market_blocks
 from arbitrage.strategy.signals import spread_bps
+from arbitrage.trader import AccountUpdate, PairDone, Trader
 from arbitrage.venues import VenueUrls
 
 log = logging.getLogger("arbitrage.bot")
@@ -35,6 +38,8 @@ log = logging.getLogger("arbitrage.bot")
 QUEUE_MAX = 20_000          # bounded: a stuck engine backs the stream threads up, memory stays flat
 SNAPSHOT_LIMIT = 1000       # levels per side; the frontier never needs more, both venues accept it
 MARK_REST_EVERY_S = 5.0     # premiumIndex fallback while the mark stream is silent
+ACCOUNT_REFRESH_S = 5.0     # margin data for the gates; also fetched after every pair
+STOP_GRACE_S = 30.0         # how long a stop waits for a pair in flight (beyond PAIR_TIMEOUT_SEC)
 
 
 @dataclass
@@ -63,7 +68,7 @@ class RunStats:
 
 class Bot:
     def __init__(self, settings: Settings, urls: VenueUrls, spot: SpotClient, coinm: CoinmClient,
-                 spot_rules: SymbolRules, perp_rules: SymbolRules) -> None:
+                 spot_rules: SymbolRules, perp_rules: SymbolRules, fees: FeeRates) -> None:
         self.s = settings
         self.urls = urls
         self.spot_client = spot
@@ -83,6 +88,13 @@ class Bot:
         self._record_lock = threading.Lock()
         self._parse_errors_logged = 0
         self._mark_rest_at = 0.0
+        self._account_at = 0.0
+        self.executor = PairExecutor(spot, coinm, spot_rules.base_asset,
+                                     float(settings.pair_timeout_sec),
+                                     float(settings.pair_poll_interval), settings.dry_run,
+                                     on_done=lambda result: self._put(PairDone(result)))
+        self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
+                             self._request_account)
         spot_streams = [spot.depth_stream(spot_rules.symbol)]
         coinm_streams = [coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]
         if settings.verify_books:
@@ -144,6 +156,20 @@ class Bot:
             self._record(snap.recv_ns, _snapshot_body(snap, symbol != self.spot_rules.symbol))
         self._put(SnapshotResult(symbol, snap, None, snap.recv_ns))
 
+    def _request_account(self) -> None:
+        self._account_at = time.monotonic() + ACCOUNT_REFRESH_S
+        self.pool.submit(self._fetch_account, self.trader.epoch)
+
+    def _fetch_account(self, epoch: int) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        try:
+            update = AccountUpdate(self.spot_client.account(), self.coinm_client.account(), None,
+                                   now_ms, epoch)
+        except (BinanceError, OSError) as exc:
+            update = AccountUpdate(None, None, _short(exc), now_ms, epoch)
+            log.warning("account data unavailable (entries blocked): %s", update.error)
+        self._put(update)
+
     def _fetch_mark(self) -> None:
         try:
             self._put(self.coinm_client.premium_index(self.perp_rules.symbol))
@@ -159,6 +185,7 @@ class Bot:
         for runner in self.runners:
             runner.start()
         self.pool.submit(self._fetch_mark)
+        self._request_account()
         deadline = time.monotonic() + run_seconds if run_seconds > 0 else None
         tick = float(self.s.poll_interval)
         next_status = time.monotonic() + float(self.s.status_interval)
@@ -166,25 +193,47 @@ class Bot:
             while not stop.is_set():
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                try:
-                    event = self.events.get(timeout=tick)
-                except queue.Empty:
-                    event = None
-                now_ns = time.time_ns()
-                changed = self._handle(event, now_ns) if event is not None else False
-                if changed and self.events.empty():
-                    self._evaluate(now_ns)
-                mono = time.monotonic()
-                if event is None or mono >= next_status:
-                    self._on_timer(now_ns)
-                if mono >= next_status:
-                    self._evaluate(now_ns)
-                    log.info("%s", self.status_line(now_ns))
-                    next_status = mono + float(self.s.status_interval)
+                next_status = self._step(tick, next_status)
+            self._wind_down()
         finally:
             self._shutdown()
         self.stats.ended_ns = time.time_ns()
         return self.stats
+
+    def _step(self, tick: float, next_status: float) -> float:
+        """One turn of the engine: an event (or a tick), evaluation, timers, status."""
+        try:
+            event = self.events.get(timeout=tick)
+        except queue.Empty:
+            event = None
+        now_ns = time.time_ns()
+        changed = self._handle(event, now_ns) if event is not None else False
+        if changed and self.events.empty():
+            self._evaluate(now_ns)
+        mono = time.monotonic()
+        if event is None or mono >= next_status:
+            self._on_timer(now_ns)
+        if mono >= next_status:
+            self._evaluate(now_ns, trade=False)
+            log.info("%s", self.status_line(now_ns))
+            next_status = mono + float(self.s.status_interval)
+        return next_status
+
+    def _wind_down(self) -> None:
+        """A stop never leaves a half-sent pair: finish (or rescue) the pair in flight, then
+        flatten if FLATTEN_ON_EXIT asks for it."""
+        limit = time.monotonic() + float(self.s.pair_timeout_sec) + STOP_GRACE_S
+        if self.trader.in_flight:
+            log.info("stopping: waiting for the pair in flight to finish")
+        while self.trader.in_flight and time.monotonic() < limit:
+            self._step(0.05, float("inf"))
+        if self.s.flatten_on_exit and self.trader.state == "HEDGED":
+            log.info("stopping: FLATTEN_ON_EXIT closes the open trade")
+            self.trader.start_exit("shutdown", self.evaluation.spread_bps, time.time_ns() // 1_000_000)
+            while self.trader.in_flight and time.monotonic() < limit + STOP_GRACE_S:
+                self._step(0.05, float("inf"))
+        if self.trader.in_flight:
+            self.trader.halt("stopped with a pair still in flight: check both venues")
 
     def _handle(self, event, now_ns: int) -> bool:
         if isinstance(event, DepthDiff):
@@ -193,6 +242,12 @@ class Bot:
             return self.market.on_mark(event)
         if isinstance(event, SnapshotResult):
             return self.market.on_snapshot(event, now_ns)
+        if isinstance(event, PairDone):
+            self.trader.on_pair_done(event.result, now_ns // 1_000_000)
+            return True
+        if isinstance(event, AccountUpdate):
+            self.trader.on_account(event)
+            return False
         if isinstance(event, BookTicker):
             self.market.on_ticker(event)
             return False
@@ -203,14 +258,17 @@ class Bot:
 
     def _on_timer(self, now_ns: int) -> None:
         self.market.on_timer(now_ns)
+        self.trader.on_timer(self.evaluation, now_ns // 1_000_000)
+        if time.monotonic() >= self._account_at:
+            self._request_account()
         mark = self.market.mark
         stale = mark is None or (now_ns - mark.recv_ns) / 1e6 > float(self.s.mark_stale_ms)
         if stale and time.monotonic() >= self._mark_rest_at:
             self._mark_rest_at = time.monotonic() + MARK_REST_EVERY_S
             self.pool.submit(self._fetch_mark)
 
-    def _evaluate(self, now_ns: int) -> None:
-        """Pure decisions on the current books (the entry intent joins here with trading)."""
+    def _evaluate(self, now_ns: int, trade: bool = True) -> None:
+        """Pure decisions on the current books, then the trader acts on them."""
         md = self.market
         ev = self.evaluation
         ev.at_ns = now_ns
@@ -242,11 +300,19 @@ class Bot:
                 if f.size_usd >= min_v:
                     st.opportunities[f.direction] += 1
                     st.best_size_usd[f.direction] = max(st.best_size_usd[f.direction], f.size_usd)
+        if trade:
+            self.trader.on_evaluation(ev, md, now_ns // 1_000_000)
 
     # -- status ---------------------------------------------------------------------------
     def status_line(self, now_ns: int) -> str:
-        md, ev = self.market, self.evaluation
-        parts = ["[STATUS]"]
+        md, ev, tr = self.market, self.evaluation, self.trader
+        parts = ["[STATUS]", tr.state + (f" ({tr.halt_reason})" if tr.halt_reason else "")]
+        t = tr.trade
+        if t is not None and tr.state != "HALTED":
+            age = (now_ns // 1_000_000 - t.opened_ms) / 1000
+            parts.append(f"{t.trade_id} {t.direction} spot {t.spot_btc} BTC {t.contracts} cntr "
+                         f"entry {t.entry_spread_bps:+.2f}bps age {age:.1f}s |")
+        parts.append(f"trades {len(tr.closed)} |")
         for label, sync in (("spot", md.spot), ("perp", md.perp)):
             b, a = sync.book.best_bid(), sync.book.best_ask()
             if sync.ready and b and a:
@@ -270,6 +336,7 @@ class Bot:
         return " ".join(parts)
 
     def _shutdown(self) -> None:
+        self.executor.shutdown()
         for runner in self.runners:          # close all first so they wind down in parallel
             threading.Thread(target=runner.stop, daemon=True).start()
         for runner in self.runners:

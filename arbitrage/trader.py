@@ -1,0 +1,267 @@
+"""Trading on the engine thread: evaluations become entry/exit pairs, pair results become state.
+
+Decisions come from the pure core (entry plan, account gates, exit rule, state table); this file
+only feeds them what the engine knows and hands the resulting pairs to the executor. It owns the
+engine state (FLAT/ENTERING/HEDGED/EXITING/HALTED), the open trade and the closed ones.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable
+
+from arbitrage.execution import PairExecutor, PairResult, PairSpec, client_id, floor_to
+from arbitrage.models import BUY, COINM, SELL, SPOT, CoinmAccount, OrderRequest, SpotAccount, SymbolRules
+from arbitrage.strategy.engine import (ENTERING, ENTRY_FLAT, ENTRY_HEDGED, ENTRY_SENT, EXIT_FLAT,
+                                       EXIT_SENT, EXITING, FLAT, HALT, HALTED, HEDGED, Trade,
+                                       transition)
+from arbitrage.strategy.entry import EntryParams, EntryPlan, FeeRates, Rejection, plan_entry
+from arbitrage.strategy.exits import exit_reason, signed_spread
+from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
+from arbitrage.strategy.risk import AccountLimits, AccountView, account_blocks, funding_notice
+
+log = logging.getLogger("arbitrage.trader")
+
+_NUMBERS = re.compile(r"[-+$]?\d[\d,.]*")
+ACCOUNT_STALE_MS = 15_000      # account data older than this blocks entries (refreshed every 5 s)
+
+
+@dataclass
+class AccountUpdate:
+    """Both accounts as fetched off the engine thread; `epoch` says which engine state they saw."""
+    spot: SpotAccount | None
+    coinm: CoinmAccount | None
+    error: str | None
+    fetched_ms: int
+    epoch: int
+
+
+@dataclass
+class PairDone:
+    result: PairResult
+
+
+class Trader:
+    def __init__(self, settings, spot_rules: SymbolRules, perp_rules: SymbolRules,
+                 executor: PairExecutor, fees: FeeRates,
+                 request_account: Callable[[], None]) -> None:
+        self.s = settings
+        self.spot_rules, self.perp_rules = spot_rules, perp_rules
+        self.executor = executor
+        self.fees = fees
+        self.request_account = request_account
+        self.params = EntryParams.from_settings(settings)
+        self.limits = AccountLimits.from_settings(settings, ACCOUNT_STALE_MS)
+        self.state = FLAT
+        self.trade: Trade | None = None          # the open (or opening / closing) trade
+        self.closed: list[Trade] = []
+        self.halt_reason: str | None = None
+        self.last_exit_ms: int | None = None
+        self.epoch = 0                           # bumped whenever a pair starts or ends
+        self.account: AccountUpdate | None = None
+        self.baseline_contracts: Decimal | None = None
+        self.entries = self.rescued_entries = 0
+        self._last_block: str | None = None
+
+    # -- events -----------------------------------------------------------------------------
+    def on_evaluation(self, evaluation, market, now_ms: int) -> None:
+        if self.state == FLAT and not evaluation.blocks:
+            self._maybe_enter(evaluation, market, now_ms)
+        elif self.state == HEDGED and self.trade is not None:
+            reason = exit_reason(evaluation.spread_bps, self.trade.direction, self.trade.opened_ms,
+                                 now_ms, float(self.s.exit_bps), float(self.s.stop_bps),
+                                 float(self.s.max_hold_sec))
+            if reason is not None and not (reason != "timeout" and evaluation.blocks):
+                self.start_exit(reason, evaluation.spread_bps, now_ms)
+
+    def on_timer(self, evaluation, now_ms: int) -> None:
+        """Time-based rules must fire even when the market is quiet (or its data is stale)."""
+        if self.state == HEDGED and self.trade is not None:
+            if exit_reason(None, self.trade.direction, self.trade.opened_ms, now_ms, 0.0, 0.0,
+                           float(self.s.max_hold_sec)) == "timeout":
+                self.start_exit("timeout", evaluation.spread_bps, now_ms)
+
+    def on_account(self, update: AccountUpdate) -> None:
+        self.account = update
+        if update.error or update.coinm is None:
+            return
+        pos = update.coinm.positions.get(self.perp_rules.symbol)
+        amount = pos.amount if pos else Decimal(0)
+        if self.baseline_contracts is None:
+            self.baseline_contracts = amount
+            if amount:
+                log.warning("COIN-M already holds %s contracts of %s: left alone, trades are added "
+                            "on top", amount, self.perp_rules.symbol)
+            return
+        if self.s.dry_run or update.epoch != self.epoch or self.state not in (FLAT, HEDGED):
+            return                                # a pair was in flight: this view may predate it
+        expected = self.baseline_contracts + (self.trade.contracts if self.trade else Decimal(0))
+        if amount != expected:
+            self.halt(f"COIN-M position is {amount} contracts but the bot expects {expected}: the "
+                      f"hedge changed outside the bot (check /dapi/v1/positionRisk and open orders)")
+
+    def on_pair_done(self, result: PairResult, now_ms: int) -> None:
+        self.epoch += 1
+        self.request_account()                   # margin data after every fill
+        spec = result.spec
+        if spec.kind == "entry":
+            self._entry_done(result, now_ms)
+        else:
+            self._exit_done(result, now_ms)
+
+    # -- entries ----------------------------------------------------------------------------
+    def _maybe_enter(self, ev, market, now_ms: int) -> None:
+        enter = float(self.s.enter_bps)
+        if ev.spread_bps is None:
+            return
+        for direction, frontier in ((BUY_SPOT, ev.buy), (SELL_SPOT, ev.sell)):
+            # the seed's signal and an executable edge must both agree
+            if signed_spread(ev.spread_bps, direction) < enter:
+                continue
+            if frontier is None or frontier.top_edge_bps is None or frontier.top_edge_bps < enter:
+                continue
+            plan = self._plan(direction, market)
+            if isinstance(plan, Rejection):
+                self._blocked(f"{direction}: {plan.reason}")
+                continue
+            view = self._view(market, now_ms)
+            blocks = account_blocks(direction, plan, view, self.limits, now_ms)
+            if blocks:
+                self._blocked(f"{direction}: {blocks[0]}")
+                continue
+            notice = funding_notice(view, self.limits, now_ms)
+            if notice:
+                log.info("[FUNDING] %s", notice)
+            self.start_entry(plan, ev.spread_bps, now_ms)
+            return
+
+    def _plan(self, direction: str, market) -> EntryPlan | Rejection:
+        spot, perp = market.spot.book, market.perp.book
+        if direction == BUY_SPOT:
+            levels = (spot.iter_asks(), perp.iter_bids())
+            touch = (spot.best_bid(), perp.best_ask())
+        else:
+            levels = (spot.iter_bids(), perp.iter_asks())
+            touch = (spot.best_ask(), perp.best_bid())
+        return plan_entry(direction, levels[0], levels[1], self.spot_rules, self.perp_rules,
+                          self.params, self.fees, spot_touch=touch[0][0] if touch[0] else None,
+                          perp_touch=touch[1][0] if touch[1] else None)
+
+    def _view(self, market, now_ms: int) -> AccountView:
+        acct = self.account
+        mark = market.mark
+        return AccountView.from_accounts(
+            acct.spot if acct else None, acct.coinm if acct else None,
+            base_asset=self.spot_rules.base_asset, quote_asset=self.spot_rules.quote_asset,
+            margin_asset=self.perp_rules.margin_asset or self.spot_rules.base_asset,
+            coinm_symbol=self.perp_rules.symbol, mark_price=mark.mark if mark else None,
+            fetched_ms=acct.fetched_ms if acct else None, fetch_error=acct.error if acct else None,
+            last_exit_ms=self.last_exit_ms,
+            next_funding_ms=mark.next_funding_ms if mark else None)
+
+    def _blocked(self, reason: str) -> None:
+        # one line per new kind of reason, not one per book event with new numbers in it
+        kind = _NUMBERS.sub("#", reason)
+        if kind != self._last_block:
+            self._last_block = kind
+            log.info("[SKIP] %s", reason)
+
+    def start_entry(self, plan: EntryPlan, spread: float, now_ms: int) -> None:
+        trade_id = f"T{now_ms}"
+        maker = plan.execution_mode == "maker"
+        spot_req = OrderRequest(SPOT, self.spot_rules.symbol, plan.spot_side,
+                                "LIMIT_MAKER" if maker else "MARKET", plan.spot_qty,
+                                client_id(trade_id, "s", "e", 1), price=plan.spot_price)
+        perp_req = OrderRequest(COINM, self.perp_rules.symbol, plan.perp_side,
+                                "LIMIT" if maker else "MARKET", plan.contracts,
+                                client_id(trade_id, "p", "e", 1), price=plan.perp_price,
+                                time_in_force="GTX" if maker else None)
+        self.state = transition(self.state, ENTRY_SENT)
+        self.epoch += 1
+        self.entries += 1
+        self._last_block = None
+        self.trade = Trade(trade_id, plan.direction, now_ms, spread, gross_edge_bps=plan.edge_bps,
+                           net_edge_bps=plan.net_edge_bps)
+        log.info("[ENTRY] %s %s | spread %+.2f bps", trade_id, plan.describe(), spread)
+        self.executor.submit(PairSpec(trade_id, "entry", spot_req, perp_req, _px(plan.spot_vwap),
+                                      _px(plan.perp_vwap), self.spot_rules, self.perp_rules))
+
+    def _entry_done(self, r: PairResult, now_ms: int) -> None:
+        assert self.trade is not None
+        t = self.trade.closed(spot_btc=r.spot_btc, spot_held=r.spot_held, contracts=r.contracts,
+                              spot_vwap=r.spot_vwap, perp_vwap=r.perp_vwap, rescues=len(r.rescues))
+        self.trade = t
+        if r.rescues:
+            self.rescued_entries += 1
+        if r.halt_reason:
+            self.halt(r.halt_reason)
+            return
+        if abs(r.contracts) >= 1:
+            self.state = transition(self.state, ENTRY_HEDGED)
+            log.info("[ENTRY] %s hedged: spot %s BTC @ %s, %s contracts @ %s%s", t.trade_id,
+                     r.spot_btc, _p(r.spot_vwap), r.contracts, _p(r.perp_vwap),
+                     f" (after {len(r.rescues)} rescue order(s))" if r.rescues else "")
+            return
+        self.state = transition(self.state, ENTRY_FLAT)
+        self.trade = None
+        self.last_exit_ms = now_ms
+        log.warning("[ENTRY] %s left nothing open (%s / %s)%s", t.trade_id, r.spot.status,
+                    r.perp.status, " after rescue" if r.rescues else "")
+
+    # -- exits ------------------------------------------------------------------------------
+    def start_exit(self, reason: str, spread: float | None, now_ms: int) -> None:
+        t = self.trade
+        assert t is not None and self.state == HEDGED
+        spot_side = SELL if t.spot_btc > 0 else BUY
+        spot_qty = floor_to(abs(t.spot_held), self.spot_rules.step_size)
+        perp_side = BUY if t.contracts < 0 else SELL
+        spot_req = OrderRequest(SPOT, self.spot_rules.symbol, spot_side, "MARKET", spot_qty,
+                                client_id(t.trade_id, "s", "x", 1))
+        perp_req = OrderRequest(COINM, self.perp_rules.symbol, perp_side, "MARKET", abs(t.contracts),
+                                client_id(t.trade_id, "p", "x", 1), reduce_only=True)
+        self.state = transition(self.state, EXIT_SENT)
+        self.epoch += 1
+        self.trade = t.closed(exit_reason=reason, exit_spread_bps=spread)
+        held_s = (now_ms - t.opened_ms) / 1000
+        log.info("[EXIT] %s %s after %.1f s | spread %s | %s %s %s + %s %s contracts reduce-only",
+                 t.trade_id, reason, held_s, f"{spread:+.2f} bps" if spread is not None else "-",
+                 self.spot_rules.symbol, spot_side, spot_qty, perp_side, abs(t.contracts))
+        self.executor.submit(PairSpec(t.trade_id, "exit", spot_req, perp_req,
+                                      t.spot_vwap or Decimal(0), t.perp_vwap or Decimal(0),
+                                      self.spot_rules, self.perp_rules))
+
+    def _exit_done(self, r: PairResult, now_ms: int) -> None:
+        assert self.trade is not None
+        t = self.trade.closed(closed_ms=now_ms, exit_spot_vwap=r.spot_vwap, exit_perp_vwap=r.perp_vwap)
+        if r.halt_reason:
+            self.trade = t
+            self.halt(r.halt_reason)
+            return
+        self.state = transition(self.state, EXIT_FLAT)
+        self.closed.append(t)
+        self.trade = None
+        self.last_exit_ms = now_ms
+        log.info("[EXIT] %s flat: spot %s BTC @ %s, %s contracts @ %s", t.trade_id, r.spot_btc,
+                 _p(r.spot_vwap), r.contracts, _p(r.perp_vwap))
+
+    # -- halting ----------------------------------------------------------------------------
+    def halt(self, reason: str) -> None:
+        if self.state != HALTED:
+            log.error("[HALT] %s — no new orders; the process stays up. Inspect open orders and "
+                      "the position on both venues before restarting.", reason)
+        self.state = transition(self.state, HALT)
+        self.halt_reason = self.halt_reason or reason
+
+    @property
+    def in_flight(self) -> bool:
+        return self.state in (ENTERING, EXITING)
+
+
+def _p(price: Decimal | None) -> str:
+    return f"{price:.2f}" if price is not None else "-"
+
+
+def _px(value: float) -> Decimal:
+    return Decimal(repr(value)) if value == value else Decimal(0)
