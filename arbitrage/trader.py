@@ -63,6 +63,11 @@ class Trader:
         self.account: AccountUpdate | None = None
         self.baseline_contracts: Decimal | None = None
         self.entries = self.rescued_entries = 0
+        self.entry_ids: list[str] = []           # every trade id sent, whatever became of it
+        # what every pair so far did to the accounts, exactly: spot BTC (net of BTC commissions)
+        # and contracts. The exchange must agree with these to the unit.
+        self.spot_btc_net = Decimal(0)
+        self.contracts_net = Decimal(0)
         self._last_block: str | None = None
 
     # -- events -----------------------------------------------------------------------------
@@ -104,6 +109,8 @@ class Trader:
 
     def on_pair_done(self, result: PairResult, now_ms: int) -> None:
         self.epoch += 1
+        self.spot_btc_net += result.spot_held
+        self.contracts_net += result.contracts
         self.request_account()                   # margin data after every fill
         spec = result.spec
         if spec.kind == "entry":
@@ -181,6 +188,7 @@ class Trader:
         self.state = transition(self.state, ENTRY_SENT)
         self.epoch += 1
         self.entries += 1
+        self.entry_ids.append(trade_id)
         self._last_block = None
         self.trade = Trade(trade_id, plan.direction, now_ms, spread, gross_edge_bps=plan.edge_bps,
                            net_edge_bps=plan.net_edge_bps)

@@ -2,31 +2,16 @@
 that a test can inject a fault on the exchange and watch the bot's own books recover."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from app.check_capture import check_capture
-from app.main import connect
-from arbitrage.config import load_settings
 from arbitrage.sim import LocalExchange
-from arbitrage.venues import VenueUrls
 from tests.conftest import wait_for
+from tests.harness import PERP, SPOT, BotRun
 
-SPOT, PERP = "BTCUSDT", "BTCUSD_PERP"
 
-
-class Running:
-    def __init__(self, sim: LocalExchange, *flags: str) -> None:
-        self.sim = sim
-        settings = load_settings(["--venue", "sim", "--sim-url", sim.rest_url, "--status-interval",
-                                  "1", *flags], {}, dotenv_path=None)
-        urls = VenueUrls(sim.rest_url, sim.ws_url, sim.rest_url, sim.ws_url)
-        self.stop = threading.Event()
-        self.bot = connect(settings, urls, self.stop)
-        self.thread = threading.Thread(target=self.bot.run, args=(self.stop,), daemon=True)
-        self.thread.start()
-        self.md = self.bot.market
+class Running(BotRun):
+    """The bot in-process, for market-data faults (see tests/harness.py)."""
 
     def sync_of(self, symbol):
         return self.md.spot if symbol == SPOT else self.md.perp
@@ -41,11 +26,6 @@ class Running:
         b, a = book.best_bid(), book.best_ask()
         return (book.last_update_id == last and b is not None and a is not None
                 and (b[0], a[0]) == (bid, ask))
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture

@@ -84,6 +84,11 @@ class SimBook:
         self.last_event_ms = int(event.get("E", self.last_event_ms))
         self.last_trans_ms = int(event.get("T", self.last_event_ms))
 
+    def absorb(self, bids: Changes, asks: Changes) -> None:
+        """Change levels without an event or a new id (replay: our fills between recorded updates)."""
+        _merge(self.bids, bids)
+        _merge(self.asks, asks)
+
     def ticker(self, event_ms: int) -> dict | None:
         """bookTicker payload for the current top (reference §5.6); spot has no e/E/T."""
         bid, ask = self.best()

@@ -1,17 +1,30 @@
-"""LocalExchange: market source + REST server + WebSocket server, started and stopped as one."""
+"""LocalExchange: market source + REST server + WebSocket server + trading, started and stopped as one.
+
+Trading (orders, fills, accounts) needs the demo API key pair `api_key` / `api_secret` — a fixed,
+obviously-demo pair derived from the seed, also served by `GET /sim/info` (a loopback demo exchange
+has nothing to protect). The fault hooks below are thread-safe and meant for tests.
+"""
 from __future__ import annotations
 
 import logging
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
 
+from arbitrage.sim.api_coinm import CoinmApi
+from arbitrage.sim.api_spot import SpotApi
+from arbitrage.sim.auth import ApiKeys
 from arbitrage.sim.api_market import MarketApi
+from arbitrage.sim.faults import DEFAULT_REJECT_MSG
 from arbitrage.sim.market import Market
 from arbitrage.sim.replay import ReplaySource
 from arbitrage.sim.rest import RestServer, Route
 from arbitrage.sim.symbols import SYMBOLS, resolve
 from arbitrage.sim.synthetic import SyntheticSource
+from arbitrage.sim.trading import (
+    DEFAULT_COINM_RATES, DEFAULT_LEVERAGE, DEFAULT_SPOT_RATES, Trading,
+)
 from arbitrage.sim.ws import StreamHub
 
 log = logging.getLogger("arbitrage.sim")
@@ -25,7 +38,15 @@ class LocalExchange:
                  symbols: Sequence[str] | None = None, replay_files: Sequence[str | Path] = (),
                  host: str = "127.0.0.1", rest_port: int = 0, ws_port: int = 0,
                  funding_interval_sec: float = 8 * 3600, weight_limit: int = 6000,
-                 ws_ping_interval: float = 20.0) -> None:
+                 ws_ping_interval: float = 20.0,
+                 spot_balances: dict[str, Decimal] | None = None,
+                 coinm_balances: dict[str, Decimal] | None = None,
+                 spot_rates: tuple[Decimal, Decimal] = DEFAULT_SPOT_RATES,
+                 coinm_rates: tuple[Decimal, Decimal] = DEFAULT_COINM_RATES,
+                 leverage: int = DEFAULT_LEVERAGE) -> None:
+        """`spot_balances` default {"USDT": 100000, "BTC": 1, "ETH": 30}, `coinm_balances`
+        {"BTC": 1, "ETH": 30};
+        rates are (maker, taker): spot 0.001/0.001, COIN-M 0.0002/0.0005."""
         if source not in ("synthetic", "replay"):
             raise ValueError(f"source must be 'synthetic' or 'replay', not {source!r}")
         self.source_name = source
@@ -40,8 +61,15 @@ class LocalExchange:
         self.weight_limit = weight_limit
         self.ws_ping_interval = ws_ping_interval
         self.market = Market()
-        # later issues add their endpoints (orders, accounts) here before start()
+        # endpoints beyond market data; more can be added here before start()
         self.routes: dict[tuple[str, str], Route] = {}
+        self._keys = ApiKeys.demo(seed)
+        # a replayed book's update ids belong to the recording: fills change it without a diff
+        self.trading = Trading(self.market, self._keys, publish_impact=source == "synthetic", seed=seed,
+                               spot_balances=spot_balances, coinm_balances=coinm_balances,
+                               spot_rates=spot_rates, coinm_rates=coinm_rates, leverage=leverage)
+        self.routes.update(SpotApi(self.trading).routes())
+        self.routes.update(CoinmApi(self.trading).routes())
         self._hub: StreamHub | None = None
         self._rest: RestServer | None = None
         self._market_thread: threading.Thread | None = None
@@ -110,7 +138,15 @@ class LocalExchange:
     def info(self) -> dict:
         """The non-Binance `/sim/info` body: how a client that knows only REST finds the rest."""
         return {"rest": self.rest_url, "ws": self.ws_url, "source": self.source_name,
-                "symbols": self.market.symbols}
+                "symbols": self.market.symbols, "api_key": self.api_key, "api_secret": self.api_secret}
+
+    @property
+    def api_key(self) -> str:
+        return self._keys.api_key
+
+    @property
+    def api_secret(self) -> str:
+        return self._keys.api_secret
 
     # -- test hooks (thread-safe) ------------------------------------------------------------
     def drop_next_diff(self, symbol: str) -> None:
@@ -125,6 +161,28 @@ class LocalExchange:
 
     def serve_stale_snapshot(self, symbol: str, n: int = 1) -> None:
         self.market.serve_stale_snapshot(symbol, n)
+
+    def reject_next_orders(self, market: str, n: int = 1, code: int = -2010,
+                           msg: str = DEFAULT_REJECT_MSG) -> None:
+        """The next `n` orders on `market` ("spot"/"coinm") are refused with HTTP 400 code/msg."""
+        self.trading.faults.reject_next_orders(market, n, code, msg)
+
+    def fill_next_orders_partially(self, market: str, fraction: float | Decimal, n: int = 1) -> None:
+        """The next `n` orders fill only `fraction` of their quantity (rounded down to the grid);
+        a MARKET's rest expires, a LIMIT's rest stays open and never fills."""
+        self.trading.faults.fill_next_orders_partially(market, Decimal(str(fraction)), n)
+
+    def answer_503_after_executing(self, market: str, n: int = 1) -> None:
+        """The next `n` accepted orders execute, but the answer is a 503 "status unknown"."""
+        self.trading.faults.answer_503_after_executing(market, n)
+
+    def settle_funding_now(self, rate: float | Decimal | None = None) -> list:
+        """Settle funding on every perpetual now (at `rate`, else each mark's rate); income rows."""
+        return self.trading.settle_funding_now(None if rate is None else Decimal(str(rate)))
+
+    def orders_received(self, market: str) -> int:
+        """Every order POST that reached this exchange on `market`, whatever became of it."""
+        return self.trading.faults.orders_received(market)
 
     def book_top(self, symbol: str) -> tuple[float | None, float | None, int]:
         return self.market.top(symbol)

@@ -20,6 +20,9 @@ log = logging.getLogger("arbitrage.sim.market")
 
 DEPTH, MARK, TICKER, TRADE = "depth", "markPrice", "bookTicker", "trade"
 Listener = Callable[[str, str, dict], None]     # (symbol, channel, payload); must not block
+# (symbol, DEPTH or MARK), called under the lock after every book change or mark, published or not:
+# the trading side matches resting orders and settles funding here.
+StepHook = Callable[[str, str], None]
 
 _RECENT_IDS = 4096   # how far back a stale snapshot can reach
 
@@ -43,6 +46,7 @@ class Market:
         self._dropped: Counter[str] = Counter()
         self._silenced: Counter[str] = Counter()
         self._failed_listeners = 0
+        self._hooks: list[StepHook] = []
 
     # -- setup -----------------------------------------------------------------------------
     def add_book(self, book: SimBook) -> None:
@@ -54,6 +58,10 @@ class Market:
         with self.lock:
             self._listeners.append(listener)
 
+    def add_step_hook(self, hook: StepHook) -> None:
+        with self.lock:
+            self._hooks.append(hook)
+
     @property
     def symbols(self) -> list[str]:
         return list(self.books)
@@ -64,12 +72,20 @@ class Market:
         with self.lock:
             event = self.books[symbol].apply(bids, asks, event_ms, id_jump)
             self._after_diff(symbol, event)
+            self._step(symbol, DEPTH)
             return event
 
     def apply_recorded(self, symbol: str, event: dict) -> None:
         with self.lock:
             self.books[symbol].apply_recorded(event)
             self._after_diff(symbol, event)
+            self._step(symbol, DEPTH)
+
+    def absorb(self, symbol: str, bids: Changes, asks: Changes) -> None:
+        """Change levels without an event (replay: the recording owns the update ids, and its next
+        update of a level overwrites what a fill took from it)."""
+        with self.lock:
+            self.books[symbol].absorb(bids, asks)
 
     def publish(self, symbol: str, channel: str, payload: dict) -> bool:
         with self.lock:
@@ -80,6 +96,14 @@ class Market:
             self.marks[mark.symbol] = mark
             if publish:
                 self._emit(mark.symbol, MARK, mark_update(mark))
+            self._step(mark.symbol, MARK)
+
+    def _step(self, symbol: str, kind: str) -> None:
+        for hook in self._hooks:
+            try:
+                hook(symbol, kind)
+            except Exception:   # the market keeps running whatever the trading side does
+                log.exception("step hook failed on %s %s", symbol, kind)
 
     def _after_diff(self, symbol: str, event: dict) -> None:
         self._recent[symbol].append(int(event["u"]))

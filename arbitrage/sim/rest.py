@@ -2,7 +2,8 @@
 
 Standard-library `ThreadingHTTPServer`, HTTP/1.1 keep-alive (every response carries Content-Length).
 Endpoints are plain functions `(Request) -> JSON-able` registered per (method, path); they raise
-`ApiError` for Binance-style errors. Every response carries `X-MBX-USED-WEIGHT-1M`.
+`ApiError` for Binance-style errors, or return a `Reply` when they need a status or headers of their
+own (order-count headers). Every response carries `X-MBX-USED-WEIGHT-1M`.
 """
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ class Request:
         if not value:
             raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
         return value
+
+
+@dataclass
+class Reply:
+    """A handler's answer with its own status and extra headers (e.g. `X-MBX-ORDER-COUNT-1M`)."""
+    payload: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -165,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, extra = 200, {}
         try:
             payload = route.handler(req)
+            if isinstance(payload, Reply):
+                status, extra, payload = payload.status, payload.headers, payload.payload
         except ApiError as err:
             status, payload, extra = err.status, {"code": err.code, "msg": err.msg}, err.headers
         except Exception:

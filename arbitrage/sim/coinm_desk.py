@@ -1,0 +1,117 @@
+"""COIN-M orders: filters against the mark, reduce-only and margin checks, fills into the account,
+and funding settled when a mark passes the announced funding time."""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from arbitrage.models import BUY, COINM
+from arbitrage.sim.coinm_account import CoinmAccount, IncomeRow, OpenOrderMargin
+from arbitrage.sim.desk import Desk
+from arbitrage.sim.faults import Faults
+from arbitrage.sim.filters import check_coinm
+from arbitrage.sim.market import Market, wall_ms
+from arbitrage.sim.matching import Take
+from arbitrage.sim.orders import NewOrder, SimOrder, SimTrade
+from arbitrage.sim.rest import ApiError
+from arbitrage.sim.symbols import SimSymbol
+
+log = logging.getLogger("arbitrage.sim.coinm")
+
+REDUCE_ONLY_REJECTED = ApiError(-2022, "ReduceOnly Order is rejected.")
+
+
+class CoinmDesk(Desk):
+    kind = COINM
+    duplicate_error = ApiError(-4116, "ClientOrderId is duplicated.")
+
+    def __init__(self, market: Market, faults: Faults, publish_impact: bool, account: CoinmAccount,
+                 maker_rate: Decimal, taker_rate: Decimal, seed: int) -> None:
+        super().__init__(market, faults, publish_impact, first_order_id=20_000_001,
+                         first_trade_id=60_000_001, seed=seed + 1)
+        self.account = account
+        self.maker_rate = maker_rate
+        self.taker_rate = taker_rate
+        self._funding_due: dict[str, int] = {}
+        self._announced_rate: dict[str, float] = {}
+
+    # -- prices --------------------------------------------------------------------------------
+    def mark(self, symbol: str) -> Decimal:
+        """The mark as clients see it on the wire; the book's mid before the first mark."""
+        mark = self.market.marks.get(symbol)
+        if mark is not None and mark.mark > 0:
+            return Decimal(f"{mark.mark:.8f}")
+        mid = self.market.books[symbol].mid()
+        return Decimal(f"{mid:.8f}") if mid else Decimal(self.market.books[symbol].spec.start_price)
+
+    def spec(self, symbol: str) -> SimSymbol:
+        return self.market.books[symbol].spec
+
+    def open_margin(self) -> list[OpenOrderMargin]:
+        return [OpenOrderMargin(self.spec(o.symbol), o.remaining, o.price, o.reduce_only)
+                for o in self.open_orders.values()]
+
+    # -- the account side ----------------------------------------------------------------------
+    def check_filters(self, new: NewOrder) -> None:
+        check_coinm(new.spec, new.type == "MARKET", new.quantity, new.price, self.mark(new.spec.symbol))
+
+    def check_account(self, new: NewOrder, plan: list[Take]) -> None:
+        held = self.account.position(new.spec.symbol).amount
+        buying = new.side == BUY
+        reduces = held != 0 and (held > 0) != buying
+        if new.reduce_only:
+            if not reduces or new.quantity > abs(held):
+                raise REDUCE_ONLY_REJECTED
+            return
+        growing = new.quantity if not reduces else max(Decimal(0), new.quantity - abs(held))
+        if growing <= 0:
+            return
+        taken = sum((t.qty for t in plan), Decimal(0))
+        if new.price is not None:
+            price = new.price
+        elif taken:     # MARKET: the harmonic average of the levels it will take
+            price = taken / sum((t.qty / t.price for t in plan), Decimal(0))
+        else:
+            price = self.mark(new.spec.symbol)
+        self.account.require_margin(new.spec, growing, price, self.mark(new.spec.symbol),
+                                    self.open_margin())
+
+    def reduce_only_room(self, order: SimOrder) -> Decimal | None:
+        if not order.reduce_only:
+            return None
+        held = self.account.position(order.symbol).amount
+        reduces = held != 0 and (held > 0) != (order.side == BUY)
+        return abs(held) if reduces else Decimal(0)
+
+    def book_fill(self, order: SimOrder, price: Decimal, qty: Decimal, maker: bool,
+                  trade_id: int, now_ms: int) -> SimTrade:
+        rate = self.maker_rate if maker else self.taker_rate
+        spec = self.spec(order.symbol)
+        result = self.account.fill(spec, order.side, qty, price, rate, now_ms, trade_id)
+        order.base_exact += result.base_exact
+        return SimTrade(COINM, order.symbol, trade_id, order.order_id, order.side, price, qty,
+                        result.base_qty, result.commission, spec.base_asset, result.realized_pnl,
+                        now_ms, maker)
+
+    # -- funding -------------------------------------------------------------------------------
+    def on_mark(self, symbol: str) -> None:
+        """Settle when a mark arrives at or after the funding time the previous mark announced,
+        at the rate it announced (as Binance settles the displayed rate)."""
+        mark = self.market.marks.get(symbol)
+        if mark is None:
+            return
+        due = self._funding_due.get(symbol)
+        if due is not None and mark.event_ms >= due:
+            self.settle_funding(symbol, Decimal(f"{self._announced_rate[symbol]:.8f}"))
+        self._funding_due[symbol] = mark.next_funding_ms
+        self._announced_rate[symbol] = mark.funding_rate
+
+    def settle_funding(self, symbol: str, rate: Decimal | None = None) -> IncomeRow | None:
+        with self.market.lock:
+            if rate is None:
+                state = self.market.marks.get(symbol)
+                rate = Decimal(f"{state.funding_rate:.8f}") if state else Decimal(0)
+            row = self.account.settle_funding(self.spec(symbol), self.mark(symbol), rate, wall_ms())
+            if row is not None:
+                log.info("[FUNDING] %s rate %s: %s %s", symbol, rate, row.income, row.asset)
+            return row
