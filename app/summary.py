@@ -56,7 +56,8 @@ def _trades(bot) -> list[str]:
                      f"{_px(t.perp_vwap)}/{_px(t.exit_perp_vwap):<8} {t.exit_reason}")
     if tr.trade is not None and tr.state != "FLAT":
         t = tr.trade
-        lines.append(f"  open: {t.trade_id} {t.direction} spot {t.spot_btc} BTC, {t.contracts} "
+        base = bot.spot_rules.base_asset
+        lines.append(f"  open: {t.trade_id} {t.direction} spot {t.spot_btc} {base}, {t.contracts} "
                      f"contracts, entered at {t.entry_spread_bps:+.2f} bps")
     return lines
 

@@ -310,7 +310,8 @@ class Bot:
         t = tr.trade
         if t is not None and tr.state != "HALTED":
             age = (now_ns // 1_000_000 - t.opened_ms) / 1000
-            parts.append(f"{t.trade_id} {t.direction} spot {t.spot_btc} BTC {t.contracts} cntr "
+            parts.append(f"{t.trade_id} {t.direction} spot {t.spot_btc} {self.spot_rules.base_asset} "
+                         f"{t.contracts} cntr "
                          f"entry {t.entry_spread_bps:+.2f}bps age {age:.1f}s |")
         parts.append(f"trades {len(tr.closed)} |")
         for label, sync in (("spot", md.spot), ("perp", md.perp)):
@@ -322,7 +323,7 @@ class Bot:
         parts.append(f"mark {md.mark.mark:.2f}" if md.mark else "mark -")
         parts.append(f"spread {ev.spread_bps:+.2f}bps" if ev.spread_bps is not None else "spread -")
         for name, f in (("buy-spot", ev.buy), ("sell-spot", ev.sell)):
-            parts.append(f"| {name} " + _frontier_text(f))
+            parts.append(f"| {name} " + _frontier_text(f, self.spot_rules.base_asset))
         ages = []
         for label, feed in zip(("spot", "perp", "mark"), md.feed_states()):
             ages.append(f"{label} {(now_ns - feed.last_recv_ns) / 1e6:.0f}ms" if feed.last_recv_ns
@@ -348,12 +349,12 @@ class Bot:
                 self._recorder = None
 
 
-def _frontier_text(f: Frontier | None) -> str:
+def _frontier_text(f: Frontier | None, base: str) -> str:
     if f is None or f.top_edge_bps is None:
         return "-"
     text = f"top {f.top_edge_bps:+.2f}bps"
     if f.tradable:
-        text += f" size ${f.size_usd:,.0f} ({f.spot_btc:.5f} BTC @ {f.edge_bps:+.2f}bps)"
+        text += f" size ${f.size_usd:,.0f} ({f.spot_btc:.5f} {base} @ {f.edge_bps:+.2f}bps)"
         if f.capped:
             text += " [CAP]"
     else:

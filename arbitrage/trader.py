@@ -208,8 +208,8 @@ class Trader:
             return
         if abs(r.contracts) >= 1:
             self.state = transition(self.state, ENTRY_HEDGED)
-            log.info("[ENTRY] %s hedged: spot %s BTC @ %s, %s contracts @ %s%s", t.trade_id,
-                     r.spot_btc, _p(r.spot_vwap), r.contracts, _p(r.perp_vwap),
+            log.info("[ENTRY] %s hedged: spot %s %s @ %s, %s contracts @ %s%s", t.trade_id,
+                     r.spot_btc, self.spot_rules.base_asset, _p(r.spot_vwap), r.contracts, _p(r.perp_vwap),
                      f" (after {len(r.rescues)} rescue order(s))" if r.rescues else "")
             return
         self.state = transition(self.state, ENTRY_FLAT)
@@ -251,7 +251,8 @@ class Trader:
         self.closed.append(t)
         self.trade = None
         self.last_exit_ms = now_ms
-        log.info("[EXIT] %s flat: spot %s BTC @ %s, %s contracts @ %s", t.trade_id, r.spot_btc,
+        log.info("[EXIT] %s flat: spot %s %s @ %s, %s contracts @ %s", t.trade_id, r.spot_btc,
+                 self.spot_rules.base_asset,
                  _p(r.spot_vwap), r.contracts, _p(r.perp_vwap))
 
     # -- halting ----------------------------------------------------------------------------

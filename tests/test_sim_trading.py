@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.test_sim_support import depth_snapshot, read, ws_connect
-from tests.test_sim_trading_client import D, Client, frozen_exchange, levels, step, top
+from tests.test_sim_trading_client import client, ex  # noqa: F401 (fixtures)
+from tests.test_sim_trading_client import D, levels, step, top
 
 SPOT_RESULT_KEYS = {"symbol", "orderId", "orderListId", "clientOrderId", "transactTime", "price",
                     "origQty", "executedQty", "origQuoteOrderQty", "cummulativeQuoteQty", "status",
@@ -16,15 +17,6 @@ CM_ORDER_KEYS = {"clientOrderId", "cumQty", "cumBase", "executedQty", "orderId",
                  "priceProtect", "priceMatch", "selfTradePreventionMode"}
 
 
-@pytest.fixture
-def ex():
-    with frozen_exchange() as exchange:
-        yield exchange
-
-
-@pytest.fixture
-def client(ex):
-    return Client(ex)
 
 
 def test_spot_market_buy_walks_and_consumes_the_book_and_the_stream_shows_it(ex, client):

@@ -5,6 +5,8 @@ parameters go (query or body), the timestamp, the key, the signature.
 """
 from __future__ import annotations
 
+import pytest
+
 import time
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -103,3 +105,15 @@ def step(ex: LocalExchange, symbol: str, bids: dict | None = None, asks: dict | 
     ex.market.apply_changes(symbol, {float(p): float(q) for p, q in (bids or {}).items()},
                             {float(p): float(q) for p, q in (asks or {}).items()},
                             ex.market.clock_ms())
+
+
+@pytest.fixture
+def ex():
+    """A frozen local exchange (see frozen_exchange) for one test; import it with `client`."""
+    with frozen_exchange() as exchange:
+        yield exchange
+
+
+@pytest.fixture
+def client(ex):
+    return Client(ex)

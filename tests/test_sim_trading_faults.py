@@ -9,18 +9,10 @@ from arbitrage.sim.market import Market
 from arbitrage.sim.matching import consume, plan_take
 from arbitrage.sim.symbols import SYMBOLS
 from tests.conftest import wait_for
-from tests.test_sim_trading_client import D, Client, frozen_exchange, levels, step, top
+from tests.test_sim_trading_client import client, ex  # noqa: F401 (fixtures)
+from tests.test_sim_trading_client import D, Client, levels, step, top
 
 
-@pytest.fixture
-def ex():
-    with frozen_exchange() as exchange:
-        yield exchange
-
-
-@pytest.fixture
-def client(ex):
-    return Client(ex)
 
 
 def test_reject_next_orders_then_normal_again(ex, client):

@@ -6,17 +6,17 @@ inverse contract. One-way mode only: every position row is `positionSide` BOTH.
 """
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 
 from arbitrage.models import COINM
-from arbitrage.sim.api_common import OrderCounter, d8, int_param, listed, order_ref, window
+from arbitrage.sim.api_common import (
+    OrderCounter, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
+)
 from arbitrage.sim.orders import SimOrder, SimTrade, parse_coinm_order
 from arbitrage.sim.rest import ApiError, Reply, Request, Route
 from arbitrage.sim.symbols import SimSymbol
 from arbitrage.sim.trading import Trading
 
-log = logging.getLogger("arbitrage.sim.coinm")
 
 INCOME_TYPES = ("TRANSFER", "WELCOME_BONUS", "FUNDING_FEE", "REALIZED_PNL", "COMMISSION",
                 "INSURANCE_CLEAR", "DELIVERED_SETTELMENT")
@@ -109,10 +109,7 @@ class CoinmApi:
         with self.t.market.lock:
             order = self.t.coinm.place(new)
             body = order_row(order, spec, ack=new.resp_type == "ACK")
-        unknown = self.t.faults.take_unknown_outcome(COINM)
-        if unknown is not None:
-            log.info("[FAULT] COIN-M order %s executed (%s), answered 503", order.client_order_id, order.status)
-            raise ApiError(*unknown, status=503)
+        lose_the_answer_if_scripted(self.t.faults, COINM, order.client_order_id, order.status)
         return Reply(body, headers=self.counter.record())
 
     def get_order(self, req: Request) -> dict:

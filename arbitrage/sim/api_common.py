@@ -1,6 +1,7 @@
 """Helpers shared by the spot and COIN-M trading endpoints: parameters, windows, order counts."""
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -9,6 +10,8 @@ from decimal import Decimal
 from typing import Callable, Sequence, TypeVar
 
 from arbitrage.sim.rest import ApiError, Request
+
+_log = logging.getLogger("arbitrage.sim")
 from arbitrage.sim.symbols import SimSymbol
 
 T = TypeVar("T")
@@ -83,3 +86,11 @@ class OrderCounter:
                 self._times.popleft()
             return {f"X-MBX-ORDER-COUNT-{suffix}": str(sum(1 for t in self._times if t > now - sec))
                     for suffix, sec in self.windows}
+
+
+def lose_the_answer_if_scripted(faults, market: str, client_order_id: str, status: str) -> None:
+    """The order has executed; a scripted fault now answers 503 "status unknown" instead."""
+    unknown = faults.take_unknown_outcome(market)
+    if unknown is not None:
+        _log.info("[FAULT] %s order %s executed (%s), answered 503", market, client_order_id, status)
+        raise ApiError(*unknown, status=503)

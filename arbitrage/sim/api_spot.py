@@ -2,17 +2,17 @@
 prices and quantities as 8-decimal strings, `cummulativeQuoteQty` (sic), `orderListId` -1."""
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 
 from arbitrage.models import SPOT
-from arbitrage.sim.api_common import OrderCounter, d8, int_param, listed, order_ref, window
+from arbitrage.sim.api_common import (
+    OrderCounter, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
+)
 from arbitrage.sim.market import wall_ms
 from arbitrage.sim.orders import SimOrder, SimTrade, parse_spot_order
 from arbitrage.sim.rest import ApiError, Reply, Request, Route
 from arbitrage.sim.trading import Trading
 
-log = logging.getLogger("arbitrage.sim.spot")
 
 ZERO8 = "0.00000000"
 UID = 354937868
@@ -85,10 +85,7 @@ class SpotApi:
                 body = order_result(order)
                 if new.resp_type == "FULL":
                     body["fills"] = [fill_row(t) for t in order.trades]
-        unknown = self.t.faults.take_unknown_outcome(SPOT)
-        if unknown is not None:
-            log.info("[FAULT] spot order %s executed (%s), answered 503", order.client_order_id, order.status)
-            raise ApiError(*unknown, status=503)
+        lose_the_answer_if_scripted(self.t.faults, SPOT, order.client_order_id, order.status)
         return Reply(body, headers=self.counter.record())
 
     def get_order(self, req: Request) -> dict:
