@@ -70,3 +70,6 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     # Library chatter (connection pools, frame dumps) only when the user asked for DEBUG.
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)
+    # asyncio (the local exchange's WebSocket server) warns "socket.send() raised exception." for
+    # every broadcast that races a client's disconnect: expected on a stop, noise to a user
+    logging.getLogger("asyncio").setLevel(logging.NOTSET if level == "DEBUG" else logging.ERROR)

@@ -23,6 +23,8 @@ EASY = ("--enter-bps", "0.5", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-
 
 
 class BotRun:
+    """`sim`: a LocalExchange, or anything with its rest_url, ws_url, api_key and api_secret."""
+
     def __init__(self, sim: LocalExchange, *flags: str) -> None:
         self.sim = sim
         env = {"SPOT_KEY": sim.api_key, "SPOT_SECRET": sim.api_secret,
@@ -38,6 +40,9 @@ class BotRun:
         self.trader = self.bot.trader
         self.md = self.bot.market
         self._closed = False
+
+    def sync_of(self, symbol: str):
+        return self.md.spot if symbol == SPOT else self.md.perp
 
     def wait_closed_trades(self, n: int, timeout: float = 90.0) -> None:
         wait_for(lambda: len(self.trader.closed) >= n or self.trader.halt_reason,

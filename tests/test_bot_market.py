@@ -13,9 +13,6 @@ from tests.harness import PERP, SPOT, BotRun
 class Running(BotRun):
     """The bot in-process, for market-data faults (see tests/harness.py)."""
 
-    def sync_of(self, symbol):
-        return self.md.spot if symbol == SPOT else self.md.perp
-
     def synced(self) -> bool:
         return self.md.spot.ready and self.md.perp.ready
 

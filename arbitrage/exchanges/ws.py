@@ -99,7 +99,7 @@ class StreamRunner:
                     self.reconnects += 1
                 began = time.monotonic()
                 reason = self._session(ws)
-                _close(ws)
+                _close(ws, goodbye=not self._stop.is_set())   # stop() already said goodbye
                 with self._lock:
                     self._ws = None
                 self._connected = False
@@ -195,10 +195,10 @@ def _abort(ws: websocket.WebSocket) -> None:
             pass
 
 
-def _close(ws: websocket.WebSocket) -> None:
+def _close(ws: websocket.WebSocket, goodbye: bool = True) -> None:
     """Close without waiting for the peer's reply: the peer may be the reason we are leaving."""
     try:
-        if ws.connected:
+        if goodbye and ws.connected:
             ws.send_close()
     except Exception:
         pass

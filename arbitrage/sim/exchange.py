@@ -137,8 +137,11 @@ class LocalExchange:
 
     def info(self) -> dict:
         """The non-Binance `/sim/info` body: how a client that knows only REST finds the rest."""
-        return {"rest": self.rest_url, "ws": self.ws_url, "source": self.source_name,
+        body = {"rest": self.rest_url, "ws": self.ws_url, "source": self.source_name,
                 "symbols": self.market.symbols, "api_key": self.api_key, "api_secret": self.api_secret}
+        if isinstance(self.source, ReplaySource):   # lets a watcher know the recording has ended
+            body["replay_finished"] = self.source.finished.is_set()
+        return body
 
     @property
     def api_key(self) -> str:
