@@ -24,8 +24,8 @@ test: $(BIN)/.installed
 CAPTURES := ../shared/data/spot_btcusdt_20240808.gz ../shared/data/cm_btcusd_perp_20240808.gz
 check-captures: $(BIN)/.installed
 	$(BIN)/python -m app.check_capture $(CAPTURES)
-	$(BIN)/python -m app.main --venue sim --sim-source replay --sim-speed 20 --verify-books \
-	    --run-seconds 20 --sim-replay $(shell echo $(CAPTURES) | tr ' ' ',')
+	$(BIN)/python -m app.main --venue sim --sim-source replay --sim-speed 12 --verify-books \
+	    --run-seconds 35 --enter-bps 500 --stop-bps 600 --sim-replay $(shell echo $(CAPTURES) | tr ' ' ',')
 
 clean:
 	rm -rf $(VENV) .pytest_cache
