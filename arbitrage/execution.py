@@ -26,6 +26,7 @@ from arbitrage.orders import NOT_PLACED, REJECTED, SUBMITTED, UNKNOWN, TrackedOr
 log = logging.getLogger("arbitrage.execution")
 
 RESOLVE_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)   # ~6 s of queries for an unknown outcome
+FILL_DELAYS_S = (0.0, 0.1, 0.2, 0.4, 0.8, 1.6)       # trade lists may lag the order's state
 NOT_FOUND_TO_GIVE_UP = 3                              # "no such order" this often = not placed
 
 
@@ -62,6 +63,8 @@ class PairResult:
     perp_vwap: Decimal | None = None
     halt_reason: str | None = None
     sent_ns: tuple[int, int] = (0, 0)    # when each leg was handed to the network (spot, perp)
+    fills: dict[str, tuple[Fill, ...]] = field(default_factory=dict)   # client id -> executions
+    fills_missing: list[str] = field(default_factory=list)  # executed, but its trades never showed
 
     @property
     def spot_held(self) -> Decimal:
@@ -110,6 +113,48 @@ class PairExecutor:
                 self.legs.submit(self._send, perp, spec.perp_px))
         self.worker.submit(self._complete, spec, spot, perp, futs)
 
+    def recover(self, spec: PairSpec, extra: list[OrderRequest]) -> None:
+        """After a restart: the pair's orders were recorded before they were sent, so each is
+        queried by client id (unknown to the exchange = never placed) and the pair is completed by
+        the same protocol — cancel what is open, rescue or finish the exit. Nothing is re-sent."""
+        self.busy.set()
+        self.worker.submit(self._recover, spec, extra)
+
+    def _recover(self, spec: PairSpec, extra: list[OrderRequest]) -> None:
+        spot, perp = TrackedOrder(spec.spot), TrackedOrder(spec.perp)
+        result = PairResult(spec, spot, perp)
+        try:
+            for order in (spot, perp):
+                self._adopt_sent(order)
+            for req in extra:                  # rescue / retry orders of the first run
+                order = TrackedOrder(req)
+                self._adopt_sent(order)
+                result.rescues.append(order)
+            log.info("[RECOVER] %s %s: spot %s %s, perp %s %s, %d more order(s)", spec.trade_id,
+                     spec.kind, spot.status, spot.executed, perp.status, perp.executed, len(extra))
+            self._monitor(spec, spot, perp)
+            for order in result.rescues:
+                if not order.final:
+                    self._cancel(order)
+            if spec.kind == "entry":
+                self._account(result)
+                self._rescue(result, first_attempt=1 + sum(
+                    1 for r in extra if _step_of(r) == "r"))
+            else:
+                self._finish_exit(result, attempt=2 + sum(1 for r in extra if _step_of(r) == "x"))
+            self._collect_fills(result)
+        except Exception as exc:
+            log.exception("[HALT] recovery of %s failed unexpectedly", spec.trade_id)
+            result.halt_reason = f"recovery error: {type(exc).__name__}: {exc}"
+        finally:
+            self.busy.clear()
+        self.on_done(result)
+
+    def _adopt_sent(self, order: TrackedOrder) -> None:
+        order.apply(SUBMITTED)
+        order.apply(UNKNOWN, error="sent before a restart")
+        self._resolve(order)
+
     def shutdown(self) -> None:
         self.worker.shutdown(wait=True)
         self.legs.shutdown(wait=True)
@@ -126,6 +171,7 @@ class PairExecutor:
                 self._rescue(result)
             else:
                 self._finish_exit(result)
+            self._collect_fills(result)
         except Exception as exc:   # never leave the engine waiting: a bug here halts, loudly
             log.exception("[HALT] execution of %s failed unexpectedly", spec.trade_id)
             result.halt_reason = f"execution error: {type(exc).__name__}: {exc}"
@@ -230,27 +276,58 @@ class PairExecutor:
             signed = o.executed if o.request.side == BUY else -o.executed
             if o.request.market == SPOT:
                 result.spot_btc += signed
-                result.spot_fee_btc += self._spot_fee_btc(o)
+                result.spot_fee_btc += self._spot_fee_btc(result, o)
             else:
                 result.contracts += signed
         result.spot_vwap = result.spot.avg_price if result.spot.executed else None
         result.perp_vwap = result.perp.avg_price if result.perp.executed else None
 
-    def _spot_fee_btc(self, order: TrackedOrder) -> Decimal:
-        """BTC commissions of a spot order: from its FULL fills, else from myTrades."""
-        fills = order.state.fills if order.state else ()
-        if not fills and not self.dry_run and order.state is not None:
-            try:
-                fills = tuple(self.gw[SPOT].fills(order.request.symbol, order.state.order_id))
-            except (BinanceError, OSError) as exc:
-                log.warning("[ORDER] fills of %s unavailable: %s", order.request.client_order_id, exc)
+    def _spot_fee_btc(self, result: PairResult, order: TrackedOrder) -> Decimal:
+        """BTC commissions of a spot order (they reduce what the trade holds)."""
+        fills = self._fills(result, order)
         return sum((f.commission for f in fills if f.commission_asset == self.base_asset),
                    Decimal(0))
 
+    def _fills(self, result: PairResult, order: TrackedOrder) -> tuple[Fill, ...]:
+        """An order's executions: from its FULL answer, else from myTrades / userTrades, queried
+        until they add up to the executed quantity (they can lag the order's status)."""
+        cid = order.request.client_order_id
+        if cid in result.fills:
+            return result.fills[cid]
+        state = order.state
+        if state is None or order.executed == 0:
+            return ()
+        if self.dry_run:
+            return ()
+        fills = tuple(state.fills)
+        if sum((f.qty for f in fills), Decimal(0)) != order.executed:
+            fills = ()
+            for delay in FILL_DELAYS_S:
+                time.sleep(delay)
+                try:
+                    fills = tuple(self.gw[order.request.market].fills(order.request.symbol,
+                                                                       state.order_id))
+                except (BinanceError, OSError) as exc:
+                    log.warning("[ORDER] trades of %s unavailable: %s", cid, exc)
+                    continue
+                if sum((f.qty for f in fills), Decimal(0)) == order.executed:
+                    break
+            else:
+                log.error("[LEDGER] trades of %s do not add up to its executed %s: the ledger row "
+                          "will be incomplete", cid, order.executed)
+                result.fills_missing.append(cid)
+                return fills
+        result.fills[cid] = fills
+        return fills
+
+    def _collect_fills(self, result: PairResult) -> None:
+        for order in result.orders:
+            self._fills(result, order)
+
     # -- rescue --------------------------------------------------------------------------------
-    def _rescue(self, result: PairResult) -> None:
+    def _rescue(self, result: PairResult, first_attempt: int = 1) -> None:
         spec = result.spec
-        for attempt in (1, 2):
+        for attempt in (first_attempt, first_attempt + 1):
             req = self._rescue_order(result, attempt)
             if req is None:
                 return
@@ -267,7 +344,7 @@ class PairExecutor:
                                       f"{result.contracts} contracts are unhedged")
                 return
             self._account(result)
-        if self._rescue_order(result, 3) is not None:
+        if self._rescue_order(result, first_attempt + 2) is not None:
             result.halt_reason = (f"still unhedged after rescue: spot {result.spot_btc} BTC, "
                                   f"{result.contracts} contracts")
 
@@ -296,18 +373,20 @@ class PairExecutor:
                             client_id(spec.trade_id, "s", "r", attempt))
 
     # -- exit ----------------------------------------------------------------------------------
-    def _finish_exit(self, result: PairResult) -> None:
+    def _finish_exit(self, result: PairResult, attempt: int = 2) -> None:
         """Both exit legs must fill completely; a remainder gets one more MARKET order each."""
         self._account(result)
         for o, leg in ((result.spot, "s"), (result.perp, "p")):
-            missing = o.request.quantity - o.executed
+            missing = o.request.quantity - o.executed - sum(
+                (r.executed for r in result.rescues if r.request.market == o.request.market),
+                Decimal(0))
             if o.status == UNKNOWN:
                 result.halt_reason = f"exit order {o.request.client_order_id} outcome unknown"
                 return
             if missing <= 0:
                 continue
             req = OrderRequest(o.request.market, o.request.symbol, o.request.side, "MARKET",
-                               missing, client_id(result.spec.trade_id, leg, "x", 2),
+                               missing, client_id(result.spec.trade_id, leg, "x", attempt),
                                reduce_only=o.request.reduce_only)
             log.warning("[EXIT] %s leg %s short by %s: sending the remainder", result.spec.trade_id,
                         o.request.symbol, missing)
@@ -320,6 +399,11 @@ class PairExecutor:
                                       f"{missing} after retry ({retry.status}: {retry.error})")
                 return
         self._account(result)
+
+
+def _step_of(req: OrderRequest) -> str:
+    """The step letter of a client id `<trade>-<leg>-<step><n>` (e, r or x)."""
+    return req.client_order_id.rsplit("-", 1)[-1][:1]
 
 
 def _dry_fill(req: OrderRequest, px: Decimal) -> OrderState:

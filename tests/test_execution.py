@@ -32,16 +32,22 @@ class ScriptedGateway:
         self.sent: list[OrderRequest] = []
         self.hidden: set[str] = set()        # executed but not queryable yet (-2013)
         self.cancels: list[str] = []
+        self.trades: dict[int, list[Fill]] = {}
 
     def state(self, req, status, executed, order_id=None):
         executed = D(executed)
+        order_id = order_id or len(self.sent)
         fills = ()
         if self.market == SPOT and executed > 0:
             fee, asset = ((executed * D("0.001"), "BTC") if req.side == BUY
                           else (executed * self.price * D("0.001"), "USDT"))
-            fills = (Fill(SPOT, req.symbol, 1, 1, req.side, self.price, executed,
+            fills = (Fill(SPOT, req.symbol, order_id, 1, req.side, self.price, executed,
                           executed * self.price, fee, asset, D(0), 1, False),)
-        st = OrderState(self.market, req.symbol, order_id or len(self.sent), req.client_order_id,
+        elif executed > 0:                 # COIN-M answers carry no fills: userTrades has them
+            base = executed * 100 / self.price
+            self.trades[order_id] = [Fill(COINM, req.symbol, order_id, 1, req.side, self.price,
+                                          executed, base, base * D("0.0005"), "BTC", D(0), 1, False)]
+        st = OrderState(self.market, req.symbol, order_id, req.client_order_id,
                         req.side, req.type, status, req.quantity, executed, D(0),
                         self.price if executed else None, req.price or D(0), req.reduce_only, 1,
                         fills)
@@ -78,7 +84,7 @@ class ScriptedGateway:
                           st.executed_qty, st.order_id)
 
     def fills(self, symbol, order_id):
-        return []
+        return self.trades.get(order_id, [])
 
 
 def run(spot_script, perp_script, spot_qty="0.16393", contracts="100", kind="entry",
@@ -109,6 +115,9 @@ def test_both_legs_fill_no_rescue():
     assert r.spot_btc == D("0.16393") and r.contracts == D("-100")
     assert r.spot_fee_btc == D("0.00016393")
     assert r.spot_vwap == D("61000") and r.perp_vwap == D("61040")
+    # every order's executions are collected for the ledger (COIN-M ones from userTrades)
+    assert set(r.fills) == {"T1-s-e1", "T1-p-e1"} and not r.fills_missing
+    assert r.fills["T1-p-e1"][0].qty == D("100")
 
 
 def test_spot_fills_perp_rejected_rescue_sells_what_spot_holds():
@@ -176,3 +185,24 @@ def test_exit_remainder_is_retried_once_then_halts():
 def test_client_ids_are_deterministic_and_short(trade, leg, step, n):
     cid = client_id(trade, leg, step, n)
     assert cid == f"{trade}-{leg}-{step}{n}" and len(cid) <= 36
+
+
+def test_recovery_after_a_restart_queries_and_completes_without_resending():
+    # the first run sent the spot leg (it filled) and was killed before the perp leg went out
+    spot = ScriptedGateway(SPOT, D("61000"))
+    perp = ScriptedGateway(COINM, D("61040"))
+    spot_req = OrderRequest(SPOT, "BTCUSDT", BUY, "MARKET", D("0.16393"), "T1-s-e1")
+    perp_req = OrderRequest(COINM, "BTCUSD_PERP", SELL, "MARKET", D("100"), "T1-p-e1")
+    spot.sent.append(spot_req)
+    spot.state(spot_req, "FILLED", "0.16393")
+    done, results = threading.Event(), []
+    ex = PairExecutor(spot, perp, "BTC", 0.3, 0.02, False, lambda r: (results.append(r), done.set()),
+                      resolve_delays_s=(0.01,) * 4)
+    ex.recover(PairSpec("T1", "entry", spot_req, perp_req, D("61000"), D("61040"), SPOT_RULES,
+                        PERP_RULES), [])
+    assert done.wait(30)
+    ex.shutdown()
+    r = results[0]
+    assert r.spot.status == "FILLED" and r.perp.status == NOT_PLACED
+    assert len(spot.sent) == 2 and perp.sent == []            # only the rescue was sent
+    assert r.rescues[0].request.client_order_id == "T1-s-r1" and r.halt_reason is None

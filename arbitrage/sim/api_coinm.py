@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from arbitrage.models import COINM
 from arbitrage.sim.api_common import (
-    OrderCounter, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
+    OrderCounter, wait_before_matching, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
 )
 from arbitrage.sim.orders import SimOrder, SimTrade, parse_coinm_order
 from arbitrage.sim.rest import ApiError, Reply, Request, Route
@@ -104,6 +104,7 @@ class CoinmApi:
     def new_order(self, req: Request) -> Reply:
         self.t.faults.received(COINM)
         self._signed(req)
+        wait_before_matching(self.t.faults, COINM)
         spec = self._symbol(req)
         new = parse_coinm_order(req, spec)
         with self.t.market.lock:

@@ -94,3 +94,11 @@ def lose_the_answer_if_scripted(faults, market: str, client_order_id: str, statu
     if unknown is not None:
         _log.info("[FAULT] %s order %s executed (%s), answered 503", market, client_order_id, status)
         raise ApiError(*unknown, status=503)
+
+
+def wait_before_matching(faults, market: str) -> None:
+    """A scripted slow order: the answer (and the execution) comes `seconds` late, as when the
+    matching engine is busy; a client may give up or be killed meanwhile."""
+    delay = faults.take_delay(market)
+    if delay > 0:
+        time.sleep(delay)

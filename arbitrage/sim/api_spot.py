@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from arbitrage.models import SPOT
 from arbitrage.sim.api_common import (
-    OrderCounter, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
+    OrderCounter, wait_before_matching, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
 )
 from arbitrage.sim.market import wall_ms
 from arbitrage.sim.orders import SimOrder, SimTrade, parse_spot_order
@@ -75,6 +75,7 @@ class SpotApi:
     def new_order(self, req: Request) -> Reply:
         self.t.faults.received(SPOT)
         self._signed(req)
+        wait_before_matching(self.t.faults, SPOT)
         new = parse_spot_order(req, self._symbol(req))
         with self.t.market.lock:
             order = self.t.spot.place(new)

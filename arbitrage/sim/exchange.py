@@ -179,6 +179,10 @@ class LocalExchange:
         """The next `n` accepted orders execute, but the answer is a 503 "status unknown"."""
         self.trading.faults.answer_503_after_executing(market, n)
 
+    def delay_next_orders(self, market: str, seconds: float, n: int = 1) -> None:
+        """The next `n` order POSTs on `market` wait `seconds` before they execute and answer."""
+        self.trading.faults.delay_next_orders(market, seconds, n)
+
     def settle_funding_now(self, rate: float | Decimal | None = None) -> list:
         """Settle funding on every perpetual now (at `rate`, else each mark's rate); income rows."""
         return self.trading.settle_funding_now(None if rate is None else Decimal(str(rate)))

@@ -32,8 +32,19 @@ class Faults:
         self._rejects: dict[str, deque[tuple[int, str]]] = {m: deque() for m in MARKETS}
         self._partials: dict[str, deque[Decimal]] = {m: deque() for m in MARKETS}
         self._unknown: Counter[str] = Counter()
+        self._delays: dict[str, deque[float]] = {m: deque() for m in MARKETS}
 
     # -- scripting (tests) -----------------------------------------------------------------
+    def delay_next_orders(self, market: str, seconds: float, n: int) -> None:
+        with self._lock:
+            self._delays[check_market(market)].extend([seconds] * n)
+
+    def take_delay(self, market: str) -> float:
+        """Seconds the next order waits before the matching engine sees it (0 = none)."""
+        with self._lock:
+            queue = self._delays[market]
+            return queue.popleft() if queue else 0.0
+
     def reject_next_orders(self, market: str, n: int, code: int, msg: str) -> None:
         with self._lock:
             self._rejects[check_market(market)].extend([(code, msg)] * n)
