@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from decimal import Decimal
 import os
 import signal
 import sys
@@ -20,7 +21,14 @@ from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.errors import BinanceError, UnknownSymbol
 from arbitrage.exchanges.http import BinanceHttp
+from arbitrage.accounting import Accounting
+from arbitrage.exchanges.errors import OrderNotFound
+from arbitrage.ledger import Balances
 from arbitrage.logs import setup_logging
+from arbitrage.models import SPOT, SymbolRules
+from arbitrage.reconcile import ExchangeView, reconcile
+from arbitrage.state import StateError, StateStore
+from arbitrage.tradelog import TradeLog, TradeLogError
 from arbitrage.strategy.entry import FeeRates, enter_below_fees_warning
 from arbitrage.venues import VenueUrls, urls_for
 from app.summary import print_summary
@@ -64,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = dataclasses.replace(settings, spot_key=keys[0], spot_secret=keys[1],
                                            dapi_key=keys[0], dapi_secret=keys[1])
             _protect_secrets(settings)
-        return _run(settings, urls, stop, give_up_at)
+        return _run(settings, urls, stop, give_up_at, fresh_exchange=sim is not None)
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
@@ -81,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
-         give_up_at: float | None) -> int:
-    bot = connect(settings, urls, stop, give_up_at)
+         give_up_at: float | None, fresh_exchange: bool = False) -> int:
+    bot = connect(settings, urls, stop, give_up_at, fresh_exchange)
     if bot is None:
         return EXIT_OK
     stats = bot.run(stop, float(settings.run_seconds))
@@ -91,7 +99,7 @@ def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
 
 
 def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
-            give_up_at: float | None = None):
+            give_up_at: float | None = None, fresh_exchange: bool = False):
     """Clients, symbol rules and server time for the venue, then the bot (not yet running).
     None when stopped while the venue was unreachable."""
     from arbitrage.bot import Bot   # imported late: settings errors must not wait for it
@@ -134,8 +142,61 @@ def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
     if warning:
         log.warning("%s", warning)
     if settings.dry_run:
-        log.info("DRY_RUN: every order is logged, none is sent")
-    return Bot(settings, urls, spot, coinm, spot_rules, perp_rules, fees)
+        log.info("DRY_RUN: every order is logged, none is sent; no ledger rows, no state file")
+    start = _with_retry(stop, "accounts", lambda: _starting_point(
+        settings, spot, coinm, spot_rules, perp_rules, fresh_exchange), give_up_at)
+    if start is None:
+        return None
+    accounting, store, decision, mark = start
+    bot = Bot(settings, urls, spot, coinm, spot_rules, perp_rules, fees, accounting, store)
+    bot.apply(decision, mark)
+    return bot
+
+
+def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,
+                    spot_rules: SymbolRules, perp_rules: SymbolRules, fresh_exchange: bool):
+    """Ledger, state file and the exchange's view, reconciled (design §10). The pending orders are
+    queried before the position so that the position includes whatever they did."""
+    store = None if settings.dry_run else StateStore(
+        settings.state_path, spot_symbol=spot_rules.symbol, coinm_symbol=perp_rules.symbol,
+        venue=settings.venue)
+    snapshot = None
+    if store is not None and fresh_exchange and store.path.exists():
+        # a local exchange started by this process has never seen the previous run's orders:
+        # the old file describes an exchange that no longer exists
+        store.path.unlink()
+        log.info("[STATE] a fresh local exchange: %s (about the previous run's exchange) removed",
+                 store.path)
+    elif store is not None:
+        try:
+            snapshot = store.load()
+        except StateError as exc:
+            if not settings.adopt:
+                raise StartupError(str(exc)) from None
+            moved = store.set_aside()
+            log.warning("[STATE] %s; --adopt: set aside as %s", exc, moved)
+    try:
+        tradelog = None if settings.dry_run else TradeLog(settings.trades_log)
+    except TradeLogError as exc:
+        raise StartupError(str(exc)) from None
+    orders = {}
+    for req in (snapshot.pending_orders if snapshot else ()):
+        client = spot if req.market == SPOT else coinm
+        try:
+            orders[req.client_order_id] = client.get_order(req.symbol, req.client_order_id)
+        except OrderNotFound:
+            orders[req.client_order_id] = None
+    spot_account = spot.account()
+    position = coinm.position(perp_rules.symbol)
+    view = ExchangeView(tuple(spot.open_orders(spot_rules.symbol) + coinm.open_orders(perp_rules.symbol)),
+                        orders, position.amount, spot_account.total(spot_rules.base_asset))
+    decision = reconcile(snapshot, view, settings.adopt)
+    start_ms = spot.server_time()
+    accounting = Accounting(tradelog, spot_rules, perp_rules, start_ms)
+    accounting.start_balances = Balances.from_accounts(
+        spot_account, coinm.account(), spot_rules.base_asset, spot_rules.quote_asset)
+    mark = Decimal(str(coinm.premium_index(perp_rules.symbol).mark))
+    return accounting, store, decision, mark
 
 
 def _fees(spot: SpotClient, coinm: CoinmClient, symbol: str) -> FeeRates:

@@ -26,10 +26,16 @@ from arbitrage.marketdata import MarketData
 from arbitrage.models import (BookTicker, DepthDiff, DepthSnapshot, MarkPrice, SnapshotResult, StreamStatus,
                               SymbolRules)
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier, compute_frontier
-from arbitrage.execution import PairExecutor
+from decimal import Decimal
+
+from arbitrage.execution import PairExecutor, PairSpec
 from arbitrage.strategy.entry import FeeRates
 from arbitrage.strategy.risk import MarketLimits, market_blocks
 from arbitrage.strategy.signals import spread_bps
+from arbitrage.accounting import Accounting
+from arbitrage.ledger import Balances, FundingDedup
+from arbitrage.models import Income
+from arbitrage.state import StateStore
 from arbitrage.trader import AccountUpdate, PairDone, Trader
 from arbitrage.venues import VenueUrls
 
@@ -40,6 +46,12 @@ SNAPSHOT_LIMIT = 1000       # levels per side; the frontier never needs more, bo
 MARK_REST_EVERY_S = 5.0     # premiumIndex fallback while the mark stream is silent
 ACCOUNT_REFRESH_S = 5.0     # margin data for the gates; also fetched after every pair
 STOP_GRACE_S = 30.0         # how long a stop waits for a pair in flight (beyond PAIR_TIMEOUT_SEC)
+INCOME_EVERY_S = 30.0       # funding arrives a few times a day; cheap to look every 30 s
+
+
+@dataclass
+class IncomeUpdate:
+    rows: list[Income]
 
 
 @dataclass
@@ -68,7 +80,8 @@ class RunStats:
 
 class Bot:
     def __init__(self, settings: Settings, urls: VenueUrls, spot: SpotClient, coinm: CoinmClient,
-                 spot_rules: SymbolRules, perp_rules: SymbolRules, fees: FeeRates) -> None:
+                 spot_rules: SymbolRules, perp_rules: SymbolRules, fees: FeeRates,
+                 accounting: Accounting | None = None, store: StateStore | None = None) -> None:
         self.s = settings
         self.urls = urls
         self.spot_client = spot
@@ -81,6 +94,7 @@ class Bot:
         self.market = MarketData(spot_rules.symbol, perp_rules.symbol, self._request_snapshot,
                                  verify=settings.verify_books)
         self.evaluation = Evaluation()
+        self.last_invariant = None
         self.stats = RunStats()
         self.limits = MarketLimits(float(settings.book_stale_ms), float(settings.mark_stale_ms),
                                    float(settings.max_book_skew_ms))
@@ -89,12 +103,16 @@ class Bot:
         self._parse_errors_logged = 0
         self._mark_rest_at = 0.0
         self._account_at = 0.0
+        self._income_at = 0.0
+        self.accounting = accounting
+        self.invariant_requested = threading.Event()     # SIGUSR1: check the ledger now
         self.executor = PairExecutor(spot, coinm, spot_rules.base_asset,
                                      float(settings.pair_timeout_sec),
                                      float(settings.pair_poll_interval), settings.dry_run,
-                                     on_done=lambda result: self._put(PairDone(result)))
+                                     on_done=lambda result: self._put(PairDone(result)),
+                                     on_created=lambda reqs: self.trader.on_orders_created(reqs))
         self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
-                             self._request_account)
+                             self._request_account, accounting, store)
         spot_streams = [spot.depth_stream(spot_rules.symbol)]
         coinm_streams = [coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]
         if settings.verify_books:
@@ -156,6 +174,47 @@ class Bot:
             self._record(snap.recv_ns, _snapshot_body(snap, symbol != self.spot_rules.symbol))
         self._put(SnapshotResult(symbol, snap, None, snap.recv_ns))
 
+    # -- start: take up where the last run left off ------------------------------------------
+    def apply(self, decision, mark_price: Decimal) -> None:
+        """Act on the reconciliation decision (arbitrage/reconcile.py) before the loop starts."""
+        level = logging.ERROR if decision.action == "halt" else logging.INFO
+        log.log(level, "[STATE] %s", decision.message)
+        for line in decision.details:
+            log.log(level, "[STATE]   %s", line)
+        tr = self.trader
+        snap = decision.snapshot
+        if snap is not None:
+            tr.restore(snap)
+            if self.accounting is not None:
+                self.accounting.funding = FundingDedup(cursor_ms=snap.income_cursor_ms,
+                                                       seen=snap.seen_tran_ids)
+        elif self.accounting is not None:      # no history: funding counts from now on
+            self.accounting.funding = FundingDedup(cursor_ms=self.accounting.start_ms)
+        tr.baseline_contracts = decision.baseline_contracts
+        if decision.action == "halt":
+            tr.halt(decision.message)
+        elif decision.action == "adopt":
+            for order in decision.to_cancel:
+                client = self.spot_client if order.market == "spot" else self.coinm_client
+                try:
+                    client.cancel_order(order.symbol, order.client_order_id)
+                    log.warning("[STATE] cancelled %s", order.client_order_id)
+                except (BinanceError, OSError) as exc:
+                    log.error("[STATE] could not cancel %s: %s", order.client_order_id, exc)
+        elif decision.action == "recover":
+            self._recover(snap, mark_price)
+        tr.save()
+
+    def _recover(self, snap, mark_price: Decimal) -> None:
+        step = "e" if snap.pair_kind == "entry" else "x"
+        legs = {o.client_order_id: o for o in snap.pending_orders}
+        trade_id = snap.trade.trade_id
+        spot = legs.pop(f"{trade_id}-s-{step}1")
+        perp = legs.pop(f"{trade_id}-p-{step}1")
+        spec = PairSpec(trade_id, snap.pair_kind, spot, perp, mark_price, mark_price,
+                        self.spot_rules, self.perp_rules)
+        self.executor.recover(spec, list(legs.values()))
+
     def _request_account(self) -> None:
         self._account_at = time.monotonic() + ACCOUNT_REFRESH_S
         self.pool.submit(self._fetch_account, self.trader.epoch)
@@ -169,6 +228,52 @@ class Bot:
             update = AccountUpdate(None, None, _short(exc), now_ms, epoch)
             log.warning("account data unavailable (entries blocked): %s", update.error)
         self._put(update)
+
+    def _fetch_income(self) -> None:
+        cursor = self.accounting.funding.cursor_ms if self.accounting else 0
+        try:
+            rows = self.coinm_client.income(self.perp_rules.symbol, "FUNDING_FEE",
+                                            start_ms=cursor or None)
+        except (BinanceError, OSError) as exc:
+            log.warning("income (funding) unavailable: %s", _short(exc))
+            return
+        self._put(IncomeUpdate(rows))
+
+    def balances(self) -> Balances:
+        """Both accounts as the exchange reports them now (blocking: start, end, on demand)."""
+        return Balances.from_accounts(self.spot_client.account(), self.coinm_client.account(),
+                                      self.spot_rules.base_asset, self.spot_rules.quote_asset)
+
+    def check_invariant(self) -> None:
+        """Fetch the last funding and both balances, compare with the ledger, log both sides."""
+        if self.accounting is None or self.accounting.log is None:
+            return
+        try:
+            self._fetch_income_now()
+            end = self.balances()
+        except (BinanceError, OSError) as exc:
+            log.warning("[LEDGER] invariant not checked: %s", _short(exc))
+            return
+        result = self.accounting.invariant(end)
+        if result is None:
+            return
+        self.last_invariant = result
+        for line in result.describe():
+            (log.info if result.ok else log.warning)("[LEDGER] %s", line)
+
+    def _fetch_income_now(self) -> None:
+        rows = self.coinm_client.income(self.perp_rules.symbol, "FUNDING_FEE",
+                                        start_ms=self.accounting.funding.cursor_ms or None)
+        self._on_income(rows)
+
+    def _on_income(self, rows: list[Income]) -> None:
+        if self.accounting is None:
+            return
+        trade = self.trader.trade
+        before = self.accounting.funding.cursor_ms
+        self.accounting.on_income(rows, trade.trade_id if trade else None)
+        if self.accounting.funding.cursor_ms != before:
+            self.trader.save()
 
     def _fetch_mark(self) -> None:
         try:
@@ -234,6 +339,7 @@ class Bot:
                 self._step(0.05, float("inf"))
         if self.trader.in_flight:
             self.trader.halt("stopped with a pair still in flight: check both venues")
+        self.check_invariant()
 
     def _handle(self, event, now_ns: int) -> bool:
         if isinstance(event, DepthDiff):
@@ -248,6 +354,9 @@ class Bot:
         if isinstance(event, AccountUpdate):
             self.trader.on_account(event)
             return False
+        if isinstance(event, IncomeUpdate):
+            self._on_income(event.rows)
+            return False
         if isinstance(event, BookTicker):
             self.market.on_ticker(event)
             return False
@@ -261,6 +370,14 @@ class Bot:
         self.trader.on_timer(self.evaluation, now_ns // 1_000_000)
         if time.monotonic() >= self._account_at:
             self._request_account()
+        if time.monotonic() >= self._income_at and self.accounting is not None:
+            self._income_at = time.monotonic() + INCOME_EVERY_S
+            self.pool.submit(self._fetch_income)
+        if self.accounting is not None and self.accounting.log is not None:
+            self.accounting.log.retry()            # rows whose write failed are written now
+        if self.invariant_requested.is_set():
+            self.invariant_requested.clear()
+            self.check_invariant()
         mark = self.market.mark
         stale = mark is None or (now_ns - mark.recv_ns) / 1e6 > float(self.s.mark_stale_ms)
         if stale and time.monotonic() >= self._mark_rest_at:

@@ -215,6 +215,7 @@ SPECS: tuple[_Spec, ...] = (
     _f("book_stale_ms", 5000, "a book without updates for longer is stale", **POSITIVE_MS),
     _f("mark_stale_ms", 5000, "a mark price without updates for longer is stale", **POSITIVE_MS),
     _f("status_interval", 5, "seconds between status lines", **POSITIVE_SECONDS),
+    _b("adopt", False, "on start, take the exchange's view as truth when the state file disagrees"),
     _b("verify_books", False, "also stream bookTicker and check both books against it (resync on a mismatch)"),
     _Spec("state_path", None, _text(required=True), "state file (default state/<spot>_<coinm>.json)"),
     _Spec("trades_log", "trades_log.csv", _text(required=True), "trades CSV"),
@@ -266,6 +267,7 @@ class Settings:
     book_stale_ms: float
     mark_stale_ms: float
     status_interval: float
+    adopt: bool
     verify_books: bool
     state_path: str
     trades_log: str

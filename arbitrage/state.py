@@ -17,13 +17,14 @@ import os
 import tempfile
 import threading
 import time
+import types
 import typing
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable
 
-from arbitrage.models import OrderRequest
+from arbitrage.models import COINM, SPOT, OrderRequest
 from arbitrage.strategy.engine import ENTERING, EXITING, FLAT, HALTED, HEDGED, Trade
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 
@@ -32,11 +33,16 @@ KEEP_IDS = 1000                       # seen tranIds / trade ids kept: enough to
 ENGINE_STATES = (FLAT, ENTERING, HEDGED, EXITING, HALTED)
 PAIR_KINDS = (None, "entry", "exit")
 
-# Keys of Trade / OrderRequest that must be in the file even though the dataclass has a default:
-# without them the trade's exposure (or an order's intent) would silently become zero.
-_TRADE_REQUIRED = frozenset({"spot_btc", "spot_held", "contracts"})
-_ORDER_REQUIRED = frozenset({"reduce_only", "price", "time_in_force"})
-_SNAPSHOT_OPTIONAL = frozenset({"extra"})
+# Keys that may be missing from a file (their defaults apply). Everything else is required: a
+# trade's exposure or an order's intent must never silently become a default.
+_OPTIONAL = {
+    "EngineSnapshot": frozenset({"extra"}),
+    "OrderRequest": frozenset(),
+    "Trade": frozenset(f.name for f in dataclasses.fields(Trade)
+                       if f.default is not dataclasses.MISSING
+                       or f.default_factory is not dataclasses.MISSING)
+    - {"spot_btc", "spot_held", "contracts"},
+}
 
 
 class StateError(RuntimeError):
@@ -45,12 +51,12 @@ class StateError(RuntimeError):
 
 @dataclass(frozen=True, kw_only=True)
 class EngineSnapshot:
+    version: int = STATE_VERSION
     spot_symbol: str
     coinm_symbol: str
     venue: str
     saved_ms: int
     engine_state: str
-    version: int = STATE_VERSION
     halt_reason: str | None = None
     trade: Trade | None = None
     pair_kind: str | None = None                   # "entry" / "exit": the pair in flight
@@ -62,7 +68,7 @@ class EngineSnapshot:
     income_cursor_ms: int = 0
     seen_tran_ids: tuple[int, ...] = ()
     entry_ids: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)     # future fields; plain JSON values on load
 
     def __post_init__(self) -> None:
         # lists become tuples and the id lists keep only their newest KEEP_IDS entries
@@ -97,8 +103,9 @@ def snapshot_problems(s: EngineSnapshot) -> list[str]:
     if len(set(ids)) != len(ids):
         p.append("pending orders repeat a client order id")
     for o in s.pending_orders:
-        if o.symbol not in (s.spot_symbol, s.coinm_symbol):
-            p.append(f"pending order {o.client_order_id} is on {o.symbol}, not on this pair")
+        symbol = {SPOT: s.spot_symbol, COINM: s.coinm_symbol}.get(o.market)
+        if o.symbol != symbol:
+            p.append(f"pending order {o.client_order_id} is on {o.market} {o.symbol}, not on this pair")
         if s.trade is not None and not o.client_order_id.startswith(s.trade.trade_id + "-"):
             p.append(f"pending order {o.client_order_id} does not belong to trade {s.trade.trade_id}")
     return p
@@ -137,35 +144,31 @@ def decode(text: str) -> EngineSnapshot:
     version = raw.get("version")
     if version != STATE_VERSION or isinstance(version, bool):
         raise _Bad(f"version is {version!r}, this bot reads version {STATE_VERSION}")
-    snap = _build(EngineSnapshot, raw, "", required_extra=frozenset(), optional=_SNAPSHOT_OPTIONAL)
+    snap = _build(EngineSnapshot, raw, "")
     problems = snapshot_problems(snap)
     if problems:
         raise _Bad("inconsistent: " + "; ".join(problems))
     return snap
 
 
-def _build(cls, raw: Any, where: str, required_extra: frozenset, optional=frozenset()):
+def _build(cls, raw: Any, where: str):
     if not isinstance(raw, dict):
-        raise _Bad(f"{where or cls.__name__} is not a JSON object")
+        raise _Bad(f"{where.rstrip('.') or cls.__name__} is not a JSON object")
     hints = typing.get_type_hints(cls)
+    optional = _OPTIONAL[cls.__name__]
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
+    for f in dataclasses.fields(cls):          # keys the file has beyond these are ignored
         key = f"{where}{f.name}"
-        if f.name not in raw:
-            has_default = (f.default is not dataclasses.MISSING
-                           or f.default_factory is not dataclasses.MISSING)
-            if (not has_default or f.name in required_extra) and f.name not in optional:
-                raise _Bad(f"missing key {key!r}")
-            if cls is EngineSnapshot and f.name not in optional:
-                raise _Bad(f"missing key {key!r}")
-            continue
-        values[f.name] = _value(hints[f.name], raw[f.name], key)
+        if f.name in raw:
+            values[f.name] = _value(hints[f.name], raw[f.name], key)
+        elif f.name not in optional:
+            raise _Bad(f"missing key {key!r}")
     return cls(**values)
 
 
 def _value(hint: Any, raw: Any, key: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, types.UnionType):
         if raw is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
@@ -193,9 +196,9 @@ def _value(hint: Any, raw: Any, key: str) -> Any:
             raise _Bad(f"{key!r} is {raw!r}, not a string")
         return raw
     if hint is Trade:
-        return _build(Trade, raw, f"{key}.", _TRADE_REQUIRED)
+        return _build(Trade, raw, f"{key}.")
     if hint is OrderRequest:
-        return _build(OrderRequest, raw, f"{key}.", _ORDER_REQUIRED)
+        return _build(OrderRequest, raw, f"{key}.")
     if hint is dict or origin is dict:
         if not isinstance(raw, dict):
             raise _Bad(f"{key!r} is not a JSON object")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
+from arbitrage.accounting import Accounting
 from arbitrage.execution import PairExecutor, PairResult, PairSpec, client_id, floor_to
 from arbitrage.models import BUY, COINM, SELL, SPOT, CoinmAccount, OrderRequest, SpotAccount, SymbolRules
 from arbitrage.strategy.engine import (ENTERING, ENTRY_FLAT, ENTRY_HEDGED, ENTRY_SENT, EXIT_FLAT,
@@ -21,6 +24,7 @@ from arbitrage.strategy.entry import EntryParams, EntryPlan, FeeRates, Rejection
 from arbitrage.strategy.exits import exit_reason, signed_spread
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 from arbitrage.strategy.risk import AccountLimits, AccountView, account_blocks, funding_notice
+from arbitrage.state import EngineSnapshot, StateStore
 
 log = logging.getLogger("arbitrage.trader")
 
@@ -46,8 +50,14 @@ class PairDone:
 class Trader:
     def __init__(self, settings, spot_rules: SymbolRules, perp_rules: SymbolRules,
                  executor: PairExecutor, fees: FeeRates,
-                 request_account: Callable[[], None]) -> None:
+                 request_account: Callable[[], None], accounting: Accounting | None = None,
+                 store: StateStore | None = None) -> None:
         self.s = settings
+        self.accounting = accounting
+        self.store = store
+        self.pending: list[OrderRequest] = []    # orders of the pair in flight, recorded pre-send
+        self.pair_kind: str | None = None
+        self._lock = threading.RLock()           # state is saved from two threads
         self.spot_rules, self.perp_rules = spot_rules, perp_rules
         self.executor = executor
         self.fees = fees
@@ -108,15 +118,64 @@ class Trader:
                       f"hedge changed outside the bot (check /dapi/v1/positionRisk and open orders)")
 
     def on_pair_done(self, result: PairResult, now_ms: int) -> None:
-        self.epoch += 1
-        self.spot_btc_net += result.spot_held
-        self.contracts_net += result.contracts
-        self.request_account()                   # margin data after every fill
-        spec = result.spec
-        if spec.kind == "entry":
-            self._entry_done(result, now_ms)
-        else:
-            self._exit_done(result, now_ms)
+        with self._lock:
+            self.epoch += 1
+            self.spot_btc_net += result.spot_held
+            self.contracts_net += result.contracts
+            if self.accounting is not None and self.trade is not None:
+                # the ledger first: a kill right after it re-derives the same rows on restart,
+                # and they are not written twice
+                self.accounting.on_pair(result, self.trade.closed(
+                    spot_vwap=self.trade.spot_vwap or result.spot_vwap))
+            self.request_account()               # margin data after every fill
+            self.pending, self.pair_kind = [], None
+            if result.spec.kind == "entry":
+                self._entry_done(result, now_ms)
+            else:
+                self._exit_done(result, now_ms)
+            self.save()
+
+    # -- persistence ------------------------------------------------------------------------
+    def on_orders_created(self, requests: list[OrderRequest]) -> None:
+        """Called by the executor (any thread) before it sends: the ids reach the disk first."""
+        with self._lock:
+            self.pending.extend(requests)
+            self.save()
+
+    def snapshot(self) -> EngineSnapshot:
+        with self._lock:
+            funding = self.accounting.funding if self.accounting else None
+            return EngineSnapshot(
+                spot_symbol=self.spot_rules.symbol, coinm_symbol=self.perp_rules.symbol,
+                venue=self.s.venue, saved_ms=int(time.time() * 1000), engine_state=self.state,
+                halt_reason=self.halt_reason, trade=self.trade, pair_kind=self.pair_kind,
+                pending_orders=tuple(self.pending), baseline_contracts=self.baseline_contracts,
+                spot_btc_net=self.spot_btc_net, contracts_net=self.contracts_net,
+                last_exit_ms=self.last_exit_ms,
+                income_cursor_ms=funding.cursor_ms if funding else 0,
+                seen_tran_ids=tuple(funding.seen_ids()) if funding else (),
+                entry_ids=tuple(self.entry_ids))
+
+    def save(self) -> None:
+        if self.store is None or self.s.dry_run:
+            return
+        try:
+            self.store.update(self.snapshot)     # built under the store's lock: newest wins
+        except (OSError, ValueError) as exc:     # a full disk must not stop managing the hedge
+            log.error("[STATE] could not save %s: %s", self.store.path, exc)
+
+    def restore(self, snap: EngineSnapshot) -> None:
+        """Take up where a previous run left off (after reconciliation said so)."""
+        with self._lock:
+            self.state = snap.engine_state
+            self.halt_reason = snap.halt_reason
+            self.trade = snap.trade
+            self.baseline_contracts = snap.baseline_contracts
+            self.spot_btc_net, self.contracts_net = snap.spot_btc_net, snap.contracts_net
+            self.last_exit_ms = snap.last_exit_ms
+            self.entry_ids = list(snap.entry_ids)
+            self.pair_kind = snap.pair_kind
+            self.pending = list(snap.pending_orders)
 
     # -- entries ----------------------------------------------------------------------------
     def _maybe_enter(self, ev, market, now_ms: int) -> None:
@@ -186,6 +245,7 @@ class Trader:
                                 client_id(trade_id, "p", "e", 1), price=plan.perp_price,
                                 time_in_force="GTX" if maker else None)
         self.state = transition(self.state, ENTRY_SENT)
+        self.pair_kind = "entry"
         self.epoch += 1
         self.entries += 1
         self.entry_ids.append(trade_id)
@@ -230,6 +290,7 @@ class Trader:
         perp_req = OrderRequest(COINM, self.perp_rules.symbol, perp_side, "MARKET", abs(t.contracts),
                                 client_id(t.trade_id, "p", "x", 1), reduce_only=True)
         self.state = transition(self.state, EXIT_SENT)
+        self.pair_kind = "exit"
         self.epoch += 1
         self.trade = t.closed(exit_reason=reason, exit_spread_bps=spread)
         held_s = (now_ms - t.opened_ms) / 1000
@@ -262,6 +323,7 @@ class Trader:
                       "the position on both venues before restarting.", reason)
         self.state = transition(self.state, HALT)
         self.halt_reason = self.halt_reason or reason
+        self.save()
 
     @property
     def in_flight(self) -> bool:

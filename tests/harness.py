@@ -6,8 +6,10 @@ test can watch its state and inject faults on the exchange while it trades.
 """
 from __future__ import annotations
 
+import tempfile
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 from app.main import connect
 from arbitrage.config import load_settings
@@ -25,12 +27,17 @@ EASY = ("--enter-bps", "0.5", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-
 class BotRun:
     """`sim`: a LocalExchange, or anything with its rest_url, ws_url, api_key and api_secret."""
 
-    def __init__(self, sim: LocalExchange, *flags: str) -> None:
+    def __init__(self, sim: LocalExchange, *flags: str, workdir=None) -> None:
         self.sim = sim
+        workdir = Path(workdir or tempfile.mkdtemp(prefix="bot-"))
+        self.trades_log = workdir / "trades_log.csv"
+        self.state_path = workdir / "state.json"
         env = {"SPOT_KEY": sim.api_key, "SPOT_SECRET": sim.api_secret,
                "DAPI_KEY": sim.api_key, "DAPI_SECRET": sim.api_secret}
         self.settings = load_settings(["--venue", "sim", "--sim-url", sim.rest_url,
-                                       "--status-interval", "1", *flags], env, dotenv_path=None)
+                                       "--status-interval", "1", "--trades-log", str(self.trades_log),
+                                       "--state-path", str(self.state_path), *flags], env,
+                                      dotenv_path=None)
         urls = VenueUrls(sim.rest_url, sim.ws_url, sim.rest_url, sim.ws_url)
         self.stop = threading.Event()
         self.bot = connect(self.settings, urls, self.stop)

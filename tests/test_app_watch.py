@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 
 import pytest
@@ -30,7 +31,12 @@ def sim():
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in {"SPOT_KEY", "SPOT_SECRET", "DAPI_KEY", "DAPI_SECRET", "PAIR", "VENUE",
-                        "RUN_SECONDS", "DRY_RUN", "SPOT_SYMBOL", "COINM_SYMBOL", "SIM_URL"}}
+                        "RUN_SECONDS", "DRY_RUN", "SPOT_SYMBOL", "COINM_SYMBOL", "SIM_URL",
+                        "TRADES_LOG", "STATE_PATH"}}
+    # every run gets its own ledger and state file: nothing leaks between tests or into the repo
+    work = tempfile.mkdtemp(prefix="bot-")
+    env.setdefault("TRADES_LOG", os.path.join(work, "trades_log.csv"))
+    env.setdefault("STATE_PATH", os.path.join(work, "state.json"))
     env.update(extra)
     return env
 

@@ -107,14 +107,15 @@ def test_a_recording_replays_through_the_local_exchange(sim, tmp_path):
     record = tmp_path / "session.txt.gz"
     running = Running(sim, "--record", str(record))
     wait_for(running.synced, what="both books to sync")
-    wait_for(lambda: running.md.counters.diffs >= 40, what="some market data")
+    wait_for(lambda: running.md.counters.diffs >= 100, what="some market data")
     running.close()
     # offline: the recording alone rebuilds both books with no gap
     reports = check_capture([record])
     assert set(reports) == {SPOT, PERP}
     assert all(r.resyncs == 0 and r.applied > 10 for r in reports.values()), reports
     # and the local exchange replays it to a fresh bot
-    with LocalExchange(source="replay", replay_files=[record], speed=5.0) as replay:
+    # recorded speed: the bot connects while the recording still has seconds to play
+    with LocalExchange(source="replay", replay_files=[record], speed=1.0) as replay:
         again = Running(replay)
         try:
             wait_for(again.synced, what="both books to sync on the replay")

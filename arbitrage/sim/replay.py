@@ -108,6 +108,11 @@ class ReplaySource:
 
     # -- rebuild the books -------------------------------------------------------------------
     def prepare(self, market: Market) -> None:
+        # every symbol with depth anywhere in the files needs its book before playback starts
+        # (one file may hold both markets, and one market's snapshot may come before the other's
+        # first diff)
+        wanted = {rec.symbol for i, f in enumerate(self.files) for _, rec in self._tagged(i, f)
+                  if rec.kind == DEPTH}
         streams = [self._tagged(i, f) for i, f in enumerate(self.files)]
         merged = heapq.merge(*streams, key=lambda pair: pair[1].ns)
         seen_files: set[int] = set()
@@ -126,7 +131,7 @@ class ReplaySource:
                     buf.append(rec.payload)
                     if len(buf) > _MAX_BUFFERED:
                         raise ValueError(f"no depth snapshot for {rec.symbol} in the replay files")
-            if books and not buffered and len(seen_files) == len(self.files):
+            if wanted <= books.keys() and not buffered and len(seen_files) == len(self.files):
                 self.t0_ns = rec.ns
                 break
         else:

@@ -1,0 +1,124 @@
+"""The engine's bookkeeping: pair results and funding become ledger rows in `trades_log.csv`, once.
+
+Sources, one per kind of money (never both, so nothing is counted twice): spot fills (FULL answer
+or myTrades) for spot quantities and commissions; COIN-M userTrades for contracts, commissions and
+realized PnL; COIN-M income `FUNDING_FEE` (deduplicated by tranId) for funding only.
+
+Rows are idempotent across restarts: a row whose key is already in the file is not written again
+(a pair completed just before a kill is re-derived on restart and must not be counted twice).
+"""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from arbitrage.execution import PairResult
+from arbitrage.ledger import (Balances, FundingDedup, Invariant, LedgerRow, OrderFills,
+                              check_invariant, funding_row, pair_row, with_net_btc)
+from arbitrage.models import COINM, SPOT, Income, SymbolRules
+from arbitrage.strategy.engine import Trade
+from arbitrage.strategy.frontier import BUY_SPOT
+from arbitrage.tradelog import TradeLog, read_rows, row_key
+
+log = logging.getLogger("arbitrage.accounting")
+
+
+class Accounting:
+    def __init__(self, tradelog: TradeLog | None, spot_rules: SymbolRules,
+                 perp_rules: SymbolRules, start_ms: int) -> None:
+        self.log = tradelog                       # None under DRY_RUN: nothing real to account
+        self.spot_rules, self.perp_rules = spot_rules, perp_rules
+        self.start_ms = start_ms                  # exchange time when the start balances were read
+        self.rows: list[LedgerRow] = []           # written (or queued) by this run
+        self.funding = FundingDedup()
+        self.start_balances: Balances | None = None
+        self._known = tradelog.keys() if tradelog else set()
+        self._trade_rows: dict[str, list[LedgerRow]] = {}
+        if tradelog and tradelog.path.exists():
+            problems: list = []
+            for r in read_rows(tradelog.path, problems):
+                if r.trade_id:
+                    self._trade_rows.setdefault(r.trade_id, []).append(r)
+            for line, reason in problems[:5]:
+                log.warning("[LEDGER] %s line %s unreadable: %s", tradelog.path, line, reason)
+
+    # -- pairs ------------------------------------------------------------------------------
+    def on_pair(self, result: PairResult, trade: Trade) -> None:
+        if self.log is None:
+            return
+        spec = result.spec
+        size = self.perp_rules.contract_size or Decimal(1)
+        label = _label(trade.direction, closing=spec.kind == "exit")
+        main = [o for o in (result.spot, result.perp)]
+        if spec.kind == "exit":
+            main += result.rescues                # remainders: same sides as the exit legs
+        spot, perp = self._fills(result, main)
+        if spot or perp:
+            event = "close" if spec.kind == "exit" else "open"
+            row = pair_row(event, trade.trade_id, label, _ts(spot + perp), spot, perp, size,
+                           self.spot_rules.base_asset, self.spot_rules.quote_asset)
+            if event == "close":
+                row = self._with_net(row, trade)
+            self._write(row)
+        if spec.kind == "entry":
+            for rescue in result.rescues:
+                s, p = self._fills(result, [rescue])
+                if s or p:
+                    side = ("SELL" if rescue.request.side == "SELL" else "BUY") + \
+                           ("_SPOT" if rescue.request.market == SPOT else "_PERP")
+                    self._write(pair_row("rescue", trade.trade_id, side, _ts(s + p), s, p, size,
+                                         self.spot_rules.base_asset, self.spot_rules.quote_asset))
+
+    def _fills(self, result: PairResult, orders) -> tuple[list[OrderFills], list[OrderFills]]:
+        spot: list[OrderFills] = []
+        perp: list[OrderFills] = []
+        for o in orders:
+            fills = result.fills.get(o.request.client_order_id, ())
+            if not fills or o.state is None:
+                continue
+            item = OrderFills(o.request.market, o.request.side, o.request.client_order_id,
+                              o.state.order_id, tuple(fills))
+            (spot if o.request.market == SPOT else perp).append(item)
+        return spot, perp
+
+    def _with_net(self, row: LedgerRow, trade: Trade) -> LedgerRow:
+        return with_net_btc(row, self._trade_rows.get(trade.trade_id, []))
+
+    # -- funding ----------------------------------------------------------------------------
+    def on_income(self, incomes: list[Income], open_trade: str | None) -> None:
+        for income in self.funding.new(incomes):
+            if self.log is not None:
+                self._write(funding_row(income, open_trade))
+
+    # -- writing and checking ---------------------------------------------------------------
+    def _write(self, row: LedgerRow) -> None:
+        key = row_key(row)
+        if row.trade_id:
+            self._trade_rows.setdefault(row.trade_id, []).append(row)
+        if key in self._known:
+            log.info("[LEDGER] %s %s already in %s: not written twice", row.event, row.trade_id,
+                     self.log.path)
+            return
+        self._known.add(key)
+        if row.ts_ms >= self.start_ms:
+            self.rows.append(row)
+        self.log.append(row)
+        log.info("[LEDGER] %s %s Δbtc %s Δusdt %s%s", row.event, row.trade_id or "-",
+                 row.delta_btc, row.delta_usdt if row.delta_usdt is not None else "-",
+                 f" net_btc {row.net_btc}" if row.net_btc is not None else "")
+
+    def invariant(self, end: Balances) -> Invariant | None:
+        if self.start_balances is None or self.log is None:
+            return None
+        return check_invariant(self.rows, self.start_balances, end, self.spot_rules.base_asset,
+                               self.spot_rules.quote_asset)
+
+
+def _label(direction: str, closing: bool) -> str:
+    buy_spot = (direction == BUY_SPOT) != closing
+    return "BUY_SPOT_SELL_PERP" if buy_spot else "SELL_SPOT_BUY_PERP"
+
+
+def _ts(items: list[OrderFills]) -> int:
+    """A row's time: its latest execution (exchange time)."""
+    return max((f.time_ms for item in items for f in item.fills), default=0)
