@@ -93,6 +93,8 @@ def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
     bot = connect(settings, urls, stop, give_up_at, fresh_exchange)
     if bot is None:
         return EXIT_OK
+    if hasattr(signal, "SIGUSR1"):   # `kill -USR1 <pid>`: check the ledger against the exchange now
+        signal.signal(signal.SIGUSR1, lambda signum, frame: bot.invariant_requested.set())
     stats = bot.run(stop, float(settings.run_seconds))
     print_summary(bot, stats, sys.stdout)
     return EXIT_HALTED if bot.trader.halt_reason else EXIT_OK

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from app.report import render
 from arbitrage.bookcheck import ticker_text
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 
@@ -34,6 +35,7 @@ def print_summary(bot, stats, out: TextIO) -> None:
         lines.append(f"{label}: frontier >= MIN_V_USD {s.min_v_usd} on {n} evaluations"
                      + (f", largest ${best:,.0f}" if n else ""))
     lines += _trades(bot)
+    lines += _ledger(bot)
     out.write("\n".join(lines) + "\n")
     out.flush()
 
@@ -64,3 +66,18 @@ def _trades(bot) -> list[str]:
 
 def _px(price) -> str:
     return f"{price:.1f}" if price is not None else "-"
+
+
+def _ledger(bot) -> list[str]:
+    acc = bot.accounting
+    if acc is None or acc.log is None:
+        return ["ledger: none (DRY_RUN)"] if bot.s.dry_run else []
+    lines = [f"ledger: {len(acc.rows)} row(s) this run in {acc.log.path}"
+             + (f", {acc.log.pending} waiting to be written" if acc.log.pending else "")]
+    if acc.rows:
+        lines += ["", render(acc.rows)]
+    inv = bot.last_invariant
+    if inv is not None:
+        lines += ["invariant (ledger vs the exchange's own balances):"] + \
+                 [f"  {line}" for line in inv.describe()]
+    return lines
