@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Callable
 
 from arbitrage.execution import PairResult
 from arbitrage.ledger import (Balances, FundingDedup, Invariant, LedgerRow, OrderFills,
@@ -85,10 +86,11 @@ class Accounting:
         return with_net_btc(row, self._trade_rows.get(trade.trade_id, []))
 
     # -- funding ----------------------------------------------------------------------------
-    def on_income(self, incomes: list[Income], open_trade: str | None) -> None:
+    def on_income(self, incomes: list[Income], trade_at: Callable[[int], str | None]) -> None:
+        """Funding rows, each tagged with the trade that held the position when it was paid."""
         for income in self.funding.new(incomes):
             if self.log is not None:
-                self._write(funding_row(income, open_trade))
+                self._write(funding_row(income, trade_at(income.time_ms)))
 
     # -- writing and checking ---------------------------------------------------------------
     def _write(self, row: LedgerRow) -> None:

@@ -269,9 +269,8 @@ class Bot:
     def _on_income(self, rows: list[Income]) -> None:
         if self.accounting is None:
             return
-        trade = self.trader.trade
         before = self.accounting.funding.cursor_ms
-        self.accounting.on_income(rows, trade.trade_id if trade else None)
+        self.accounting.on_income(rows, self.trader.trade_at)
         if self.accounting.funding.cursor_ms != before:
             self.trader.save()
 
@@ -349,6 +348,12 @@ class Bot:
         if isinstance(event, SnapshotResult):
             return self.market.on_snapshot(event, now_ns)
         if isinstance(event, PairDone):
+            if event.result.spec.kind == "exit" and self.accounting is not None:
+                # funding paid while the trade was open goes in before its close row (net_btc)
+                try:
+                    self._fetch_income_now()
+                except (BinanceError, OSError) as exc:
+                    log.warning("income (funding) unavailable before the close: %s", _short(exc))
             self.trader.on_pair_done(event.result, now_ns // 1_000_000)
             return True
         if isinstance(event, AccountUpdate):

@@ -46,6 +46,14 @@ def q8(value: Decimal) -> Decimal:
     return value.quantize(Q8, rounding=ROUND_HALF_EVEN)
 
 
+def plain(value: Decimal) -> str:
+    """Exact, never an exponent (0E-8 -> 0.00000000); products of 8-decimal numbers carry 16
+    decimals of trailing zeros: those beyond 8 are dropped when that is exact."""
+    if value.as_tuple().exponent < -8 and value == value.quantize(Q8):
+        value = value.quantize(Q8)
+    return format(value, "f")
+
+
 def iso_utc(ts_ms: int) -> str:
     """2024-08-08T23:55:00.123Z — integer arithmetic, so the milliseconds are never off by one."""
     seconds, millis = divmod(ts_ms, 1000)
@@ -321,7 +329,7 @@ class Invariant:
         return self.diff_usdt == 0 and self.diff_btc == 0
 
     def describe(self) -> list[str]:
-        f = lambda d: format(d, "f")    # noqa: E731 — exact, never an exponent
+        f = plain
         s, e, b, qa = self.start, self.end, self.base_asset, self.quote_asset
         return [
             f"invariant {qa}: ledger sum delta_usdt {f(self.ledger_usdt)} vs exchange spot {qa} "

@@ -15,7 +15,7 @@ from collections import deque
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from arbitrage.ledger import COLUMNS, DECIMAL_COLUMNS, FUNDING, LedgerRow, iso_utc
+from arbitrage.ledger import COLUMNS, DECIMAL_COLUMNS, FUNDING, LedgerRow, iso_utc, plain
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,6 @@ _CHECK = "<check the header first>"     # queue marker (identity-compared)
 RowKey = tuple[str | None, str, str | None, str | None, int | None]
 
 
-_EIGHT = Decimal("0.00000001")
-
-
 class TradeLogError(Exception):
     """The file cannot be used as this bot's trade log (e.g. another header)."""
 
@@ -38,11 +35,7 @@ def format_cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        # products of 8-decimal numbers carry 16 decimals of trailing zeros: drop those beyond 8
-        # when that is exact (it always is for wire values); never an exponent: 0E-8 -> 0.00000000
-        if value.as_tuple().exponent < -8 and value == value.quantize(_EIGHT):
-            value = value.quantize(_EIGHT)
-        return format(value, "f")
+        return plain(value)
     return str(value)
 
 

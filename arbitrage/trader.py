@@ -325,6 +325,16 @@ class Trader:
         self.halt_reason = self.halt_reason or reason
         self.save()
 
+    def trade_at(self, time_ms: int) -> str | None:
+        """The trade that held the hedge at `time_ms` (funding belongs to it), if any."""
+        t = self.trade
+        if t is not None and t.opened_ms <= time_ms:
+            return t.trade_id
+        for t in reversed(self.closed):
+            if t.opened_ms <= time_ms <= (t.closed_ms or time_ms):
+                return t.trade_id
+        return None
+
     @property
     def in_flight(self) -> bool:
         return self.state in (ENTERING, EXITING)

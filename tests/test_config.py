@@ -55,7 +55,7 @@ def test_defaults_match_design_and_types():
     assert s.max_q_btc_frontier == Decimal("0.5") and s.v_usd == Decimal(10000)
     assert isinstance(s.poll_interval, float) and s.poll_interval == 0.5
     assert isinstance(s.recv_window, int) and s.recv_window == 5000
-    assert s.sim_seed == 7 and s.sim_speed == 1.0 and s.sim_source == "synthetic"
+    assert s.sim_seed == 15 and s.sim_speed == 1.0 and s.sim_source == "synthetic"
     assert s.auto_from_frontier is True and s.dry_run is False and s.flatten_on_exit is False
     assert s.state_path == "state/btcusdt_btcusd_perp.json"
     assert s.trades_log == "trades_log.csv" and s.log_level == "INFO" and s.record == ""
