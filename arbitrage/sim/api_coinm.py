@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from arbitrage.models import COINM
 from arbitrage.sim.api_common import (
-    OrderCounter, wait_before_matching, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
+    OrderCounter, find_order, wait_before_matching, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
 )
 from arbitrage.sim.orders import SimOrder, SimTrade, parse_coinm_order
 from arbitrage.sim.rest import ApiError, Reply, Request, Route
@@ -116,11 +116,8 @@ class CoinmApi:
     def get_order(self, req: Request) -> dict:
         self._signed(req)
         spec = self._symbol(req)
-        order_id, client_id = order_ref(req)
         with self.t.market.lock:
-            order = self.t.coinm.find(spec.symbol, order_id, client_id)
-            if order is None:
-                raise ApiError(-2013, "Order does not exist.")
+            order = find_order(self.t.coinm, spec.symbol, req)
             return order_row(order, spec, query=True)
 
     def cancel_order(self, req: Request) -> dict:

@@ -102,3 +102,13 @@ def wait_before_matching(faults, market: str) -> None:
     delay = faults.take_delay(market)
     if delay > 0:
         time.sleep(delay)
+
+
+def find_order(desk, symbol: str, req: Request):
+    """The order a GET names by orderId or origClientOrderId; -2013 as Binance says it. Call it
+    holding the market lock."""
+    order_id, client_id = order_ref(req)
+    order = desk.find(symbol, order_id, client_id)
+    if order is None:
+        raise ApiError(-2013, "Order does not exist.")
+    return order

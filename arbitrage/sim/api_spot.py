@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from arbitrage.models import SPOT
 from arbitrage.sim.api_common import (
-    OrderCounter, wait_before_matching, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
+    OrderCounter, find_order, wait_before_matching, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
 )
 from arbitrage.sim.market import wall_ms
 from arbitrage.sim.orders import SimOrder, SimTrade, parse_spot_order
@@ -92,11 +92,8 @@ class SpotApi:
     def get_order(self, req: Request) -> dict:
         self._signed(req)
         spec = self._symbol(req)
-        order_id, client_id = order_ref(req)
         with self.t.market.lock:
-            order = self.t.spot.find(spec.symbol, order_id, client_id)
-            if order is None:
-                raise ApiError(-2013, "Order does not exist.")
+            order = find_order(self.t.spot, spec.symbol, req)
             return order_query(order)
 
     def cancel_order(self, req: Request) -> dict:
