@@ -229,8 +229,12 @@ def _open_venue(settings: Settings, stop: threading.Event, give_up_at: float | N
                 (info["api_key"], info["api_secret"]), None)
     from arbitrage.sim import LocalExchange
 
-    sim = LocalExchange(source=settings.sim_source, seed=settings.sim_seed,
-                        speed=float(settings.sim_speed), replay_files=settings.replay_files)
+    try:
+        sim = LocalExchange(source=settings.sim_source, seed=settings.sim_seed,
+                            speed=float(settings.sim_speed), replay_files=settings.replay_files,
+                            **({"faults": settings.sim_faults} if settings.sim_faults else {}))
+    except ValueError as exc:           # a bad fault plan or replay file: a settings problem
+        raise StartupError(f"SIM_FAULTS / SIM_REPLAY: {exc}") from None
     sim.start()
     log.info("local exchange (%s) at %s, streams at %s", settings.sim_source, sim.rest_url,
              sim.ws_url)

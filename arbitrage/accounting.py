@@ -85,6 +85,23 @@ class Accounting:
     def _with_net(self, row: LedgerRow, trade: Trade) -> LedgerRow:
         return with_net_btc(row, self._trade_rows.get(trade.trade_id, []))
 
+    # -- executions the bot did not order (liquidation / ADL) ------------------------------
+    def on_outside_fills(self, trade_id: str, fills: list) -> None:
+        """COIN-M fills of orders the bot never sent, during `trade_id`: one `adl` row per order."""
+        if self.log is None:
+            return
+        ours = {oid for r in self._trade_rows.get(trade_id, []) for oid in
+                (r.cm_orderId or "").split()}
+        by_order: dict[int, list] = {}
+        for f in fills:
+            if str(f.order_id) not in ours:
+                by_order.setdefault(f.order_id, []).append(f)
+        size = self.perp_rules.contract_size or Decimal(1)
+        for order_id, group in by_order.items():
+            item = OrderFills(COINM, group[0].side, "", order_id, tuple(group))
+            self._write(pair_row("adl", trade_id, f"{group[0].side}_PERP", _ts([item]), [], [item],
+                                 size, self.spot_rules.base_asset, self.spot_rules.quote_asset))
+
     # -- funding ----------------------------------------------------------------------------
     def on_income(self, incomes: list[Income], trade_at: Callable[[int], str | None]) -> None:
         """Funding rows, each tagged with the trade that held the position when it was paid."""

@@ -113,6 +113,7 @@ class Bot:
                                      on_created=lambda reqs: self.trader.on_orders_created(reqs))
         self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
                              self._request_account, accounting, store)
+        self.trader.on_outside_change = self._outside_fills
         spot_streams = [spot.depth_stream(spot_rules.symbol)]
         coinm_streams = [coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]
         if settings.verify_books:
@@ -273,6 +274,18 @@ class Bot:
         self.accounting.on_income(rows, self.trader.trade_at)
         if self.accounting.funding.cursor_ms != before:
             self.trader.save()
+
+    def _outside_fills(self, trade_id: str, since_ms: int) -> None:
+        """The ledger records what a liquidation/ADL did to the hedge (rare: a blocking call)."""
+        if self.accounting is None:
+            return
+        try:
+            fills = self.coinm_client.trades_since(self.perp_rules.symbol, since_ms)
+        except (BinanceError, OSError) as exc:
+            log.error("[LEDGER] the fills that reduced the hedge are unavailable (%s): the "
+                      "invariant will show them", _short(exc))
+            return
+        self.accounting.on_outside_fills(trade_id, fills)
 
     def _fetch_mark(self) -> None:
         try:

@@ -230,6 +230,7 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("sim_source", "synthetic", _choice("synthetic", "replay"), "synthetic | replay"),
     _Spec("sim_replay", "", _replay_files, "comma-separated capture files for SIM_SOURCE=replay"),
     _f("sim_speed", 1.0, "replay/market speed factor", low=0, above=True),
+    _Spec("sim_faults", "", _text(), "fault plan for the local exchange, e.g. drop=0.01,disconnect=20"),
     _Spec("sim_seed", 15, _number(int, 15), "market model seed (15: the demo minute trades both ways)"),
 )
 _BY_NAME = {spec.name: spec for spec in SPECS}
@@ -283,6 +284,7 @@ class Settings:
     sim_source: str = "synthetic"
     sim_replay: str = ""                    # normalised "a.jsonl,b.jsonl"; see replay_files
     sim_speed: float = 1.0
+    sim_faults: str = ""
     sim_seed: int = 15
     print_config: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)

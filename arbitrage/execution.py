@@ -102,6 +102,7 @@ class PairExecutor:
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exec")
         self.busy = threading.Event()
         self.orders_sent = 0
+        self.unknown_resolved = 0        # answers lost (timeout / 5xx) and resolved by a query
 
     # -- entry points (engine thread) ---------------------------------------------------------
     def submit(self, spec: PairSpec) -> None:
@@ -183,6 +184,9 @@ class PairExecutor:
         req = order.request
         order.apply(SUBMITTED)
         sent_ns = time.time_ns()
+        if req.quantity == 0:              # e.g. the contracts an ADL already took: nothing to send
+            order.apply(REJECTED, error="nothing to send")
+            return sent_ns
         if self.dry_run:
             log.info("[DRY] would send %s %s %s %s %s%s", req.symbol, req.side, req.type,
                      req.quantity, req.price or "MARKET", " reduceOnly" if req.reduce_only else "")
@@ -213,6 +217,7 @@ class PairExecutor:
         for delay in self.resolve_delays_s:
             try:
                 order.report(self.gw[req.market].get_order(req.symbol, req.client_order_id))
+                self.unknown_resolved += 1
                 log.info("[ORDER] %s resolved: %s, executed %s", req.client_order_id,
                          order.status, order.executed)
                 return

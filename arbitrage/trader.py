@@ -79,6 +79,8 @@ class Trader:
         self.spot_btc_net = Decimal(0)
         self.contracts_net = Decimal(0)
         self._last_block: str | None = None
+        self.outside_changes = 0                 # hedges reduced outside the bot (ADL/liquidation)
+        self.on_outside_change: Callable[[str, int], None] | None = None   # the bot's ledger hook
 
     # -- events -----------------------------------------------------------------------------
     def on_evaluation(self, evaluation, market, now_ms: int) -> None:
@@ -113,9 +115,29 @@ class Trader:
         if self.s.dry_run or update.epoch != self.epoch or self.state not in (FLAT, HEDGED):
             return                                # a pair was in flight: this view may predate it
         expected = self.baseline_contracts + (self.trade.contracts if self.trade else Decimal(0))
-        if amount != expected:
-            self.halt(f"COIN-M position is {amount} contracts but the bot expects {expected}: the "
-                      f"hedge changed outside the bot (check /dapi/v1/positionRisk and open orders)")
+        if amount == expected:
+            return
+        held = amount - self.baseline_contracts
+        t = self.trade
+        if (self.state == HEDGED and t is not None and held * t.contracts >= 0
+                and abs(held) < abs(t.contracts)):
+            self._hedge_reduced(t, held, update.fetched_ms)
+            return
+        self.halt(f"COIN-M position is {amount} contracts but the bot expects {expected}: the "
+                  f"hedge changed outside the bot (check /dapi/v1/positionRisk and open orders)")
+
+    def _hedge_reduced(self, t: Trade, held: Decimal, now_ms: int) -> None:
+        """A liquidation or ADL took contracts from the hedge: the spot leg is now partly naked.
+        The ledger records the exchange's own fills, then the trade is closed at once: spot in
+        full, the contracts that are left reduce-only."""
+        self.outside_changes += 1
+        log.warning("[HEDGE] %s: COIN-M position reduced outside the bot (liquidation/ADL?) from "
+                    "%s to %s contracts: closing the trade", t.trade_id, t.contracts, held)
+        if self.on_outside_change is not None:
+            self.on_outside_change(t.trade_id, t.opened_ms)
+        self.contracts_net += held - t.contracts
+        self.trade = t.closed(contracts=held, notes=t.notes + (f"reduced outside to {held}",))
+        self.start_exit("hedge reduced outside", None, now_ms)   # a 0-contract leg is not sent
 
     def on_pair_done(self, result: PairResult, now_ms: int) -> None:
         with self._lock:
