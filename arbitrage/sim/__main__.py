@@ -25,8 +25,18 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--ws-port", type=int, default=0)
     ap.add_argument("--funding-interval", type=float, default=8 * 3600, metavar="SEC")
     ap.add_argument("--weight-limit", type=int, default=6000)
+    ap.add_argument("--faults", default=None, metavar="SPEC",
+                    help="chaos plan, e.g. drop=0.01,disconnect=20,silence=30:4,http5xx=0.02,"
+                         "ratelimit=60,slow=0.05:1.5,clock=45:3000,malformed=0.005,reduce=90,seed=1 "
+                         "(grammar: arbitrage/sim/chaos.py)")
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
+    if args.faults is not None:
+        from arbitrage.sim.chaos import FaultPlan
+        try:
+            FaultPlan.parse(args.faults)
+        except ValueError as exc:
+            ap.error(f"--faults: {exc}")
     args.source = args.source or ("replay" if args.replay else "synthetic")
     if args.source == "replay" and not args.replay:
         ap.error("--source replay needs --replay FILE")
@@ -43,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ex = LocalExchange(source=args.source, seed=args.seed, speed=args.speed, symbols=args.symbols,
                        replay_files=args.replay, host=args.host, rest_port=args.rest_port,
                        ws_port=args.ws_port, funding_interval_sec=args.funding_interval,
-                       weight_limit=args.weight_limit)
+                       weight_limit=args.weight_limit, faults=args.faults)
     try:
         ex.start()
     except (OSError, ValueError) as exc:
@@ -55,8 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"KEY   {ex.api_key}", flush=True)          # a loopback demo pair, not a secret
         print(f"SECRET {ex.api_secret}", flush=True)
         print(f"INFO  {args.source}: {', '.join(ex.market.symbols)} (Ctrl-C to stop)", flush=True)
+        if ex.fault_plan is not None:
+            print(f"FAULTS {args.faults}", flush=True)
         while not done.wait(0.2):
             pass
+        if ex.fault_plan is not None:
+            counts = ", ".join(f"{k}={v}" for k, v in ex.fault_counts().items())
+            print(f"FAULTS injected: {counts}", flush=True)
     finally:
         ex.stop()
     return 0

@@ -25,8 +25,9 @@ def _coinm_depth_weight(limit: int) -> int:
 
 class MarketApi:
     def __init__(self, market: Market, specs: dict[str, SimSymbol], weight_limit: int,
-                 sim_info: Callable[[], dict]) -> None:
+                 sim_info: Callable[[], dict], clock_ms: Callable[[], int] = wall_ms) -> None:
         self.market = market
+        self.clock_ms = clock_ms        # the server clock (a clock fault shifts it)
         self.spot = [s for s in specs.values() if s.is_spot and s.symbol in market.books]
         self.coinm = [s for s in specs.values() if not s.is_spot and s.symbol in market.books]
         self.weight_limit = weight_limit
@@ -48,9 +49,8 @@ class MarketApi:
             ("GET", "/sim/info"): get(lambda r: self.sim_info(), 0),
         }
 
-    @staticmethod
-    def time(req: Request) -> dict:
-        return {"serverTime": wall_ms()}
+    def time(self, req: Request) -> dict:
+        return {"serverTime": self.clock_ms()}
 
     # -- spot -------------------------------------------------------------------------------
     def spot_info(self, req: Request) -> dict:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from arbitrage.models import BUY, COINM
+from arbitrage.models import BUY, COINM, SELL
 from arbitrage.sim.coinm_account import CoinmAccount, IncomeRow, OpenOrderMargin
 from arbitrage.sim.desk import Desk
 from arbitrage.sim.faults import Faults
 from arbitrage.sim.filters import check_coinm
 from arbitrage.sim.market import Market, wall_ms
 from arbitrage.sim.matching import Take
-from arbitrage.sim.orders import NewOrder, SimOrder, SimTrade
+from arbitrage.sim.orders import ZERO, NewOrder, SimOrder, SimTrade
 from arbitrage.sim.rest import ApiError
 from arbitrage.sim.symbols import SimSymbol
 
@@ -92,6 +92,38 @@ class CoinmDesk(Desk):
         return SimTrade(COINM, order.symbol, trade_id, order.order_id, order.side, price, qty,
                         result.base_qty, result.commission, spec.base_asset, result.realized_pnl,
                         now_ms, maker)
+
+    # -- forced reduction (a liquidation or auto-deleveraging of the position) ----------------
+    def force_reduce(self, symbol: str, contracts: Decimal, adl: bool = False) -> SimTrade | None:
+        """Close up to `contracts` of the position at the mark, as the liquidation engine
+        (client id `autoclose-…`, taker fee) or ADL (`adl_autoclose`, no fee) would. The fill is a
+        real order + userTrade + income rows, so walletBalance = start + Σ income still holds.
+        None when the position is flat."""
+        with self.market.lock:
+            held = self.account.position(symbol).amount
+            qty = min(Decimal(contracts), abs(held))
+            if qty <= 0:
+                return None
+            spec = self.spec(symbol)
+            side = SELL if held > 0 else BUY
+            price = self.mark(symbol).quantize(spec.tick_size)
+            now = wall_ms()
+            client_id = "adl_autoclose" if adl else f"autoclose-{now}"
+            order = SimOrder(COINM, symbol, next(self._order_ids), client_id, side, "MARKET", "GTC",
+                             ZERO, qty, True, now, now, status="FILLED")
+            self.orders[order.order_id] = order
+            self._by_client[(symbol, client_id)] = order.order_id
+            rate = ZERO if adl else self.taker_rate
+            result = self.account.fill(spec, side, qty, price, rate, now, (trade_id := next(self._trade_ids)))
+            trade = SimTrade(COINM, symbol, trade_id, order.order_id, side, price, qty, result.base_qty,
+                             result.commission, spec.base_asset, result.realized_pnl, now, False)
+            order.executed, order.cum_quote, order.base_exact = qty, result.base_qty, result.base_exact
+            order.trades.append(trade)
+            self.trades.append(trade)
+            log.info("[FAULT] %s %s %s %s contracts @ %s (position %s -> %s)", symbol,
+                     "ADL" if adl else "liquidation", side, qty, price, held,
+                     self.account.position(symbol).amount)
+            return trade
 
     # -- funding -------------------------------------------------------------------------------
     def on_mark(self, symbol: str) -> None:

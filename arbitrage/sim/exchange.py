@@ -16,6 +16,7 @@ from arbitrage.sim.api_coinm import CoinmApi
 from arbitrage.sim.api_spot import SpotApi
 from arbitrage.sim.auth import ApiKeys
 from arbitrage.sim.api_market import MarketApi
+from arbitrage.sim.chaos import ChaosRunner, FaultPlan
 from arbitrage.sim.faults import DEFAULT_REJECT_MSG
 from arbitrage.sim.market import Market
 from arbitrage.sim.replay import ReplaySource
@@ -25,6 +26,7 @@ from arbitrage.sim.synthetic import SyntheticSource
 from arbitrage.sim.trading import (
     DEFAULT_COINM_RATES, DEFAULT_LEVERAGE, DEFAULT_SPOT_RATES, Trading,
 )
+from arbitrage.sim.wire_faults import HttpFaults, ServerClock, StreamFaults
 from arbitrage.sim.ws import StreamHub
 
 log = logging.getLogger("arbitrage.sim")
@@ -43,8 +45,10 @@ class LocalExchange:
                  coinm_balances: dict[str, Decimal] | None = None,
                  spot_rates: tuple[Decimal, Decimal] = DEFAULT_SPOT_RATES,
                  coinm_rates: tuple[Decimal, Decimal] = DEFAULT_COINM_RATES,
-                 leverage: int = DEFAULT_LEVERAGE) -> None:
-        """`spot_balances` default {"USDT": 100000, "BTC": 1, "ETH": 30}, `coinm_balances`
+                 leverage: int = DEFAULT_LEVERAGE, faults: str | FaultPlan | None = None) -> None:
+        """`faults`: a chaos plan (spec string, see `arbitrage.sim.chaos`) applied while running;
+        a bad spec raises ValueError here, before anything starts.
+        `spot_balances` default {"USDT": 100000, "BTC": 1, "ETH": 30}, `coinm_balances`
         {"BTC": 1, "ETH": 30};
         rates are (maker, taker): spot 0.001/0.001, COIN-M 0.0002/0.0005."""
         if source not in ("synthetic", "replay"):
@@ -61,6 +65,12 @@ class LocalExchange:
         self.weight_limit = weight_limit
         self.ws_ping_interval = ws_ping_interval
         self.market = Market()
+        self.fault_plan = FaultPlan.parse(faults) if isinstance(faults, str) else faults
+        self.clock = ServerClock()
+        seed_base = self.fault_plan.seed if self.fault_plan is not None else seed
+        self.http_faults = HttpFaults(self.market.fault_counts, seed=seed_base + 11)
+        self.stream_faults = StreamFaults(self.market.fault_counts, seed=seed_base + 13)
+        self.market.set_drop_rate(0.0, seed=seed_base + 17)
         # endpoints beyond market data; more can be added here before start()
         self.routes: dict[tuple[str, str], Route] = {}
         self._keys = ApiKeys.demo(seed)
@@ -68,11 +78,13 @@ class LocalExchange:
         self.trading = Trading(self.market, self._keys, publish_impact=source == "synthetic", seed=seed,
                                spot_balances=spot_balances, coinm_balances=coinm_balances,
                                spot_rates=spot_rates, coinm_rates=coinm_rates, leverage=leverage)
+        self.trading.auth.clock_ms = self.clock.now_ms     # signed requests see the server clock
         self.routes.update(SpotApi(self.trading).routes())
         self.routes.update(CoinmApi(self.trading).routes())
         self._hub: StreamHub | None = None
         self._rest: RestServer | None = None
         self._market_thread: threading.Thread | None = None
+        self._chaos: ChaosRunner | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._started = self._stopped = False
@@ -85,16 +97,20 @@ class LocalExchange:
             self._started = True
         try:
             self.source.prepare(self.market)
-            self._hub = StreamHub(self.host, self._ws_port, ping_interval=self.ws_ping_interval)
+            self._hub = StreamHub(self.host, self._ws_port, ping_interval=self.ws_ping_interval,
+                                  faults=self.stream_faults)
             self.market.add_listener(self._hub.on_event)
             self._hub.start()
-            api = MarketApi(self.market, SYMBOLS, self.weight_limit, self.info)
+            api = MarketApi(self.market, SYMBOLS, self.weight_limit, self.info, clock_ms=self.clock.now_ms)
             self._rest = RestServer(self.host, self._rest_port, {**api.routes(), **self.routes},
-                                    self.weight_limit)
+                                    self.weight_limit, faults=self.http_faults)
             self._rest.start()
             self._market_thread = threading.Thread(target=self.source.run, args=(self.market, self._stop),
                                                    name="sim-market", daemon=True)
             self._market_thread.start()
+            if self.fault_plan is not None and self.fault_plan.active:
+                self._chaos = ChaosRunner(self, self.fault_plan)
+                self._chaos.start()
         except BaseException:
             self.stop()
             raise
@@ -109,6 +125,8 @@ class LocalExchange:
                 return
             self._stopped = True
         self._stop.set()
+        if self._chaos is not None:
+            self._chaos.stop()
         if self._market_thread is not None:
             self._market_thread.join()
         if self._rest is not None:
@@ -157,7 +175,66 @@ class LocalExchange:
 
     def disconnect_all(self) -> None:
         if self._hub is not None:
+            self.market.fault_counts.add("disconnect")
             self._hub.disconnect_all()
+
+    def drop_rate(self, p: float) -> None:
+        """Every depth diff of every symbol is dropped with probability `p` from now on."""
+        self.market.set_drop_rate(p, seed=(self.fault_plan.seed if self.fault_plan else 0) + 17)
+
+    def http_errors_next(self, n: int = 1, status: int = 503, html: bool = True) -> None:
+        """The next `n` REST requests (any endpoint but /sim/) get `status` — an nginx-style HTML
+        page, or Binance's JSON -1001 when `html` is False — and are not executed."""
+        self.http_faults.errors_next(n, status, html)
+
+    def http_error_rate(self, p: float) -> None:
+        """Each REST request gets a 5xx (not executed) with probability `p`."""
+        self.http_faults.error_rate(p)
+
+    def rate_limit_next(self, seconds: float) -> None:
+        """For `seconds`: 429 + Retry-After to every request; an IP that asks again before its
+        Retry-After is over gets 418 + Retry-After (banned for twice the remaining window)."""
+        self.http_faults.rate_limit(seconds)
+
+    def slow_next(self, n: int, seconds: float, path: str | None = None) -> None:
+        """The next `n` REST requests (to `path` only, when given) wait `seconds` first."""
+        self.http_faults.slow_next(n, seconds, path)
+
+    def slow_rate(self, p: float, seconds: float) -> None:
+        self.http_faults.slow_rate(p, seconds)
+
+    def shift_clock(self, ms: int, seconds: float | None = None) -> None:
+        """The server clock runs `ms` ahead (negative: behind) for `seconds` (None: until shifted
+        back with `shift_clock(0)`); signed requests and /time follow it."""
+        self.clock.shift(ms, seconds)
+        if ms:
+            self.market.fault_counts.add("clock")
+            log.info("[FAULT] server clock shifted %+d ms%s", ms,
+                     "" if seconds is None else f" for {seconds:.1f} s")
+
+    def malformed_next(self, symbol: str, kind: str, n: int = 1) -> None:
+        """The next `n` stream events of `symbol` (any channel) are replaced: kind "truncated",
+        "html", "missing" (a field removed) or "extra" (an unexpected field added)."""
+        self.market._check(symbol)
+        self.stream_faults.malformed_next(symbol, kind, n)
+
+    def malformed_rate(self, p: float) -> None:
+        self.stream_faults.malformed_rate(p)
+
+    def reduce_position(self, symbol: str, contracts: int | Decimal, adl: bool = False):
+        """Force-reduce the COIN-M position on `symbol` by up to `contracts` at the mark, as a
+        liquidation (or ADL) would; returns the SimTrade, or None when the position is flat."""
+        self.market._check(symbol)
+        if self.market.books[symbol].spec.is_spot:
+            raise ValueError(f"{symbol} is not a COIN-M symbol")
+        trade = self.trading.coinm.force_reduce(symbol, Decimal(contracts), adl=adl)
+        if trade is not None:
+            self.market.fault_counts.add("reduce")
+        return trade
+
+    def fault_counts(self) -> dict[str, int]:
+        """How many times each fault kind was injected (see wire_faults.KINDS)."""
+        return self.market.fault_counts.snapshot()
 
     def silence(self, symbol: str | None, seconds: float) -> None:
         self.market.silence(symbol, seconds)

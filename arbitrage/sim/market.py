@@ -8,6 +8,7 @@ published — the property the documented client procedures (§5.2, §5.4) rely 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import Counter, deque
@@ -15,6 +16,7 @@ from typing import Callable
 
 from arbitrage.sim.book import Changes, SimBook
 from arbitrage.sim.marks import MarkState, mark_update
+from arbitrage.sim.wire_faults import FaultCounts
 
 log = logging.getLogger("arbitrage.sim.market")
 
@@ -47,6 +49,9 @@ class Market:
         self._silenced: Counter[str] = Counter()
         self._failed_listeners = 0
         self._hooks: list[StepHook] = []
+        self.fault_counts = FaultCounts()     # every fault injection of the exchange, per kind
+        self._drop_rate = 0.0
+        self._drop_rng = random.Random(0)
 
     # -- setup -----------------------------------------------------------------------------
     def add_book(self, book: SimBook) -> None:
@@ -107,9 +112,12 @@ class Market:
 
     def _after_diff(self, symbol: str, event: dict) -> None:
         self._recent[symbol].append(int(event["u"]))
-        if self._drop[symbol] > 0:
-            self._drop[symbol] -= 1
+        scripted = self._drop[symbol] > 0
+        if scripted or (self._drop_rate and self._drop_rng.random() < self._drop_rate):
+            if scripted:
+                self._drop[symbol] -= 1
             self._dropped[symbol] += 1
+            self.fault_counts.add("drop")
             log.info("[FAULT] %s diff U=%s u=%s not sent (sequence gap)", symbol, event["U"], event["u"])
             return
         if self._emit(symbol, DEPTH, event):
@@ -159,6 +167,13 @@ class Market:
             self._check(symbol)
             self._drop[symbol] += 1
 
+    def set_drop_rate(self, p: float, seed: int = 0) -> None:
+        """Each diff is dropped with probability `p` (seeded, so a run repeats)."""
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"drop rate must be a probability within [0, 1], not {p}")
+        with self.lock:
+            self._drop_rate, self._drop_rng = float(p), random.Random(seed)
+
     def serve_stale_snapshot(self, symbol: str, n: int = 1) -> None:
         with self.lock:
             self._check(symbol)
@@ -169,6 +184,7 @@ class Market:
             if symbol is not None:
                 self._check(symbol)
             self._silence_until[symbol] = time.monotonic() + seconds
+            self.fault_counts.add("silence")
             log.info("[FAULT] streams of %s silent for %.1f s", symbol or "all symbols", seconds)
 
     def _check(self, symbol: str) -> None:

@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from arbitrage.sim.wire_faults import HttpFaults
+
 log = logging.getLogger("arbitrage.sim.rest")
 
 WINDOW_SEC = 60.0
@@ -154,6 +156,12 @@ class _Handler(BaseHTTPRequestHandler):
         params.update(parse_qsl(parts.query, keep_blank_values=True))   # the query string wins
         req = Request(method, parts.path, params, parts.query, body,
                       {k.lower(): v for k, v in self.headers.items()}, self.client_address[0])
+        if app.faults is not None:
+            fault = app.faults.intercept(parts.path, req.client_ip)
+            if fault is not None:
+                self._send_raw(fault.status, fault.body, fault.content_type,
+                               app.meter.charge(req.client_ip, 0)[0], fault.headers)
+                return
         route = app.routes.get((method, parts.path))
         if route is None:
             self._send(404, {"code": -1000, "msg": f"Unknown endpoint {method} {parts.path}."},
@@ -185,9 +193,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, used: int, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
+        self._send_raw(status, body, "application/json;charset=UTF-8", used, headers)
+
+    def _send_raw(self, status: int, body: bytes, content_type: str, used: int,
+                  headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-MBX-USED-WEIGHT-1M", str(used))
             for name, value in (headers or {}).items():
@@ -199,8 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class RestServer:
-    def __init__(self, host: str, port: int, routes: dict[tuple[str, str], Route], weight_limit: int):
+    def __init__(self, host: str, port: int, routes: dict[tuple[str, str], Route], weight_limit: int,
+                 faults: "HttpFaults | None" = None):
         self.routes = routes
+        self.faults = faults
         self.meter = WeightMeter(weight_limit)
         self.requests = 0
         self._httpd = _HttpServer((host, port), self)

@@ -19,6 +19,7 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
 from arbitrage.sim.market import DEPTH, MARK, TICKER, TRADE
+from arbitrage.sim.wire_faults import StreamFaults, mangle
 
 log = logging.getLogger("arbitrage.sim.ws")
 
@@ -41,8 +42,9 @@ class _Client:
 
 class StreamHub:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, ping_interval: float = 20.0,
-                 ping_timeout: float = 60.0) -> None:
+                 ping_timeout: float = 60.0, faults: StreamFaults | None = None) -> None:
         self.host, self.port = host, port
+        self.faults = faults
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self._subs: dict[str, set[_Client]] = {}
         self._clients: set[_Client] = set()
@@ -218,19 +220,24 @@ class StreamHub:
         if names is None:
             names = tuple(symbol.lower() + suffix for suffix in _SUFFIXES.get(channel, ()))
             self._names[(symbol, channel)] = names
+        if not any(self._subs.get(name) for name in names):
+            return
+        # a malformed event replaces the real one for every subscriber (what is lost is lost)
+        bad = self.faults.take(symbol) if self.faults is not None else None
         raw: str | None = None
         for name in names:
             subs = self._subs.get(name)
             if not subs:
                 continue
             if raw is None:
-                raw = json.dumps(payload, separators=(",", ":"))
+                raw = json.dumps(payload, separators=(",", ":")) if bad is None else mangle(bad, payload, None)
             plain = [c.ws for c in subs if not c.combined]
             wrapped = [c.ws for c in subs if c.combined]
             if plain:
                 broadcast(plain, raw)
             if wrapped:
-                broadcast(wrapped, f'{{"stream":"{name}","data":{raw}}}')
+                broadcast(wrapped, f'{{"stream":"{name}","data":{raw}}}' if bad is None
+                          else mangle(bad, payload, name))
             self.messages_sent += len(subs)
             for client in subs:
                 if client.ws.transport.get_write_buffer_size() > _SLOW_CLIENT_BYTES:
