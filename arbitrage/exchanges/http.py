@@ -3,6 +3,14 @@
 One `requests.Session` per venue so connections are kept alive. The query string is built once,
 signed, and sent byte for byte as signed (binance-reference §2.1: the HMAC is over the exact
 query + body), so requests is never allowed to re-encode it.
+
+Two answers to exchange faults live here because they are safe whatever the caller is doing:
+- -1021 (timestamp outside recvWindow) is a refusal before execution, so after re-measuring the
+  server-time offset the same request (same client order id) is sent once more - even an order.
+- A GET that fails transiently (definite failure, 5xx, unreadable body) is retried a few times with
+  capped, jittered exponential backoff inside a small time budget. Never a POST/DELETE: an order
+  whose outcome is unknown is resolved by the caller, by client order id, never re-sent.
+A 429/418 window is honoured locally: nothing at all is sent until it has passed.
 """
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -37,6 +46,15 @@ _DEFINITE_FAILURE_TEXTS = ("Service Unavailable", "Internal error; unable to pro
 _RETRYABLE_CODES = (-1001, -1008)   # DISCONNECTED, SERVER_BUSY / system-level throttle
 _UNKNOWN_CODES = (-1007,)           # TIMEOUT: "execution status unknown"
 _BODY_METHODS = ("POST", "PUT")     # params travel as a form body; GET/DELETE use the query string
+# Read retries: 1 try + 3 retries, 0.1 s doubling to at most 1 s (x0.5..1.5 jitter so many
+# clients do not retry in step), and never past 3 s since the first attempt began.
+_READ_ATTEMPTS = 4
+_BACKOFF_FIRST = 0.1
+_BACKOFF_CAP = 1.0
+_READ_RETRY_BUDGET = 3.0
+# Where each API family tells the time (reference §2.2); sapi lives on the spot host.
+_TIME_PATHS = (("/dapi/", "/dapi/v1/time"), ("/fapi/", "/fapi/v1/time"),
+               ("/api/", "/api/v3/time"), ("/sapi/", "/api/v3/time"))
 
 
 def sign(secret: str, payload: str) -> str:
@@ -68,13 +86,34 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return False
 
 
+def time_path_for(path: str) -> str | None:
+    """The server-time endpoint of the API family `path` belongs to (None if unknown)."""
+    for prefix, time_path in _TIME_PATHS:
+        if path.startswith(prefix):
+            return time_path
+    return None
+
+
+def _transient_for_read(exc: BinanceError) -> bool:
+    """May a GET that failed with `exc` simply be asked again after a pause?"""
+    if isinstance(exc, (RateLimited, Rejected)):
+        return False   # a ban window is waited out, not retried; a refusal will not change
+    if isinstance(exc, BadResponse):
+        # truncated JSON / HTML instead of JSON on a 2xx or 5xx; a 4xx page (WAF) is a refusal
+        return exc.status is None or exc.status < 400 or exc.status >= 500
+    return isinstance(exc, (Retryable, UnknownOutcome))   # a read has no outcome to lose
+
+
 class BinanceHttp:
     """Signed and unsigned requests to one Binance REST base URL."""
 
     def __init__(self, base_url: str, api_key: str = "", api_secret: str = "",
                  recv_window: int = 5000, timeout: float = 5.0,
                  session: requests.Session | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._api_secret = api_secret
@@ -82,6 +121,11 @@ class BinanceHttp:
         self.timeout = timeout
         self._session = session or requests.Session()
         self._clock = clock
+        self._sleep = sleep            # backoff between read retries (injectable for tests)
+        # what this client survived, for the status and the chaos table
+        self.retries = self.bans = self.clock_resyncs = 0
+        self._monotonic = monotonic    # measures the read retry budget
+        self._rng = rng or random.Random()
         self.offset_ms = 0                 # server time minus local time, from sync_time()
         self.used_weight: dict[str, int] = {}   # e.g. {"X-MBX-USED-WEIGHT-1M": 12}
         self._blocked_until = 0.0          # clock() time before which nothing may be sent
@@ -99,9 +143,12 @@ class BinanceHttp:
 
     def sync_time(self, path: str) -> int:
         """Measure the server-time offset (ms) against the midpoint of the round trip."""
-        sent = self._clock()
-        data = self.request("GET", path)
-        received = self._clock()
+        def measure() -> tuple[float, Any, float]:
+            # timed around the one attempt that answered, so a retry does not skew the midpoint
+            sent = self._clock()
+            data = self._request_once("GET", path, None, False, False)
+            return sent, data, self._clock()
+        sent, data, received = self._read_with_retries("GET", path, measure)
         server_ms = data.get("serverTime") if isinstance(data, dict) else None
         if not isinstance(server_ms, int):
             raise BadResponse(f"no serverTime in {json.dumps(data)[:_SNIPPET]!r}",
@@ -112,8 +159,61 @@ class BinanceHttp:
 
     def request(self, method: str, path: str, params: Params = None, signed: bool = False,
                 api_key_only: bool = False) -> Any:
-        """Send one request and return the parsed JSON, or raise a BinanceError subclass."""
+        """Send a request and return the parsed JSON, or raise a BinanceError subclass.
+
+        A GET is retried on transient failures; any signed request is re-sent once after a
+        -1021 and a clock re-sync. Everything else is sent exactly once."""
         method = method.upper()
+
+        def attempt() -> Any:
+            return self._request_clock_checked(method, path, params, signed, api_key_only)
+        if method == "GET":
+            return self._read_with_retries(method, path, attempt)
+        return attempt()
+
+    def _read_with_retries(self, method: str, path: str, attempt: Callable[[], Any]) -> Any:
+        started = self._monotonic()
+        delay = _BACKOFF_FIRST
+        for number in range(1, _READ_ATTEMPTS + 1):
+            try:
+                return attempt()
+            except BinanceError as exc:
+                if number == _READ_ATTEMPTS or not _transient_for_read(exc):
+                    raise
+                wait = min(_BACKOFF_CAP, delay * (0.5 + self._rng.random()))
+                if self._monotonic() - started + wait > _READ_RETRY_BUDGET:
+                    raise
+                log.info("[HTTP] %s %s failed (%s): retry %d/%d in %.2fs", method, path, exc,
+                         number, _READ_ATTEMPTS - 1, wait)
+                self.retries += 1
+                self._sleep(wait)
+                delay *= 2
+        raise AssertionError("unreachable")   # the last attempt returns or raises
+
+    def _request_clock_checked(self, method: str, path: str, params: Params, signed: bool,
+                               api_key_only: bool) -> Any:
+        try:
+            return self._request_once(method, path, params, signed, api_key_only)
+        except ClockSkew as skew:
+            time_path = time_path_for(path)
+            if not signed or time_path is None:
+                raise
+            refused = skew
+        # -1021 = refused before execution (reference §2.2): re-measure, then the same request
+        # once more with a fresh timestamp. A second -1021 goes to the caller.
+        before = self.offset_ms
+        try:
+            self.sync_time(time_path)
+        except BinanceError as exc:
+            log.warning("[CLOCK] re-sync after -1021 on %s %s failed: %s", method, path, exc)
+            raise refused from None
+        log.warning("[CLOCK] offset re-synced: %d ms (was %d ms) after -1021 on %s %s",
+                    self.offset_ms, before, method, path)
+        self.clock_resyncs += 1
+        return self._request_once(method, path, params, signed, api_key_only)
+
+    def _request_once(self, method: str, path: str, params: Params, signed: bool,
+                      api_key_only: bool) -> Any:
         self._check_not_blocked(method, path)
         pairs = [(k, _wire(v)) for k, v in (params.items() if isinstance(params, Mapping)
                                             else params or ()) if v is not None]
@@ -191,10 +291,17 @@ class BinanceHttp:
         text = msg if msg is not None else content[:_SNIPPET * 4].decode("utf-8", errors="replace")
         if status in (418, 429):
             retry_after = self._retry_after(headers, status)
-            self._blocked_until = self._clock() + retry_after
-            self._blocked_by_ban = status == 418
-            log.warning("[HTTP] %s %s HTTP %d: backing off %.1fs",
-                        method, path, status, retry_after)
+            until = self._clock() + retry_after
+            if until >= self._blocked_until:   # a shorter window never shortens a longer one
+                self._blocked_until = until
+                self._blocked_by_ban = status == 418
+            self.bans += 1
+            if status == 418:
+                log.warning("[BAN] %s %s HTTP 418: IP banned, no request for %.1fs",
+                            method, path, retry_after)
+            else:
+                log.warning("[HTTP] %s %s HTTP 429: backing off %.1fs",
+                            method, path, retry_after)
             cls = IpBanned if status == 418 else RateLimited
             return cls(msg or f"rate limited for {retry_after:g}s", retry_after=retry_after,
                        **where)

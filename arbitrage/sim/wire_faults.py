@@ -127,6 +127,9 @@ class HttpFaults:
             return None
         now = time.monotonic()
         delay, answer = 0.0, None
+        # spot (api.binance.com) and COIN-M (dapi.binance.com) are separate systems with their own
+        # limits: one venue's 429 says nothing about the other, even from the same IP
+        ip = f"{ip} {'dapi' if path.startswith('/dapi') else 'api'}"
         with self._lock:
             ban = self._banned.get(ip, 0.0)
             if ban > now:
