@@ -20,14 +20,14 @@ from pathlib import Path
 
 from app.main import connect
 from arbitrage.config import load_settings
-from arbitrage.ledger import check_invariant
+from arbitrage.ledger import check_invariant, plain
 from arbitrage.logs import setup_logging
 from arbitrage.sim import LocalExchange
 from arbitrage.tradelog import read_rows
 from arbitrage.venues import VenueUrls
 
 DEFAULT_FAULTS = ("drop=0.005,disconnect=40,silence=55:4,http5xx=0.02,ratelimit=100,slow=0.02:1.0,"
-                  "clock=70:3000,malformed=0.002,reduce=120")
+                  "clock=70:3000,malformed=0.002,reduce=120,reject=45,partial=50,unknown=60")
 # thresholds that make the synthetic market trade often, so faults meet trades in flight
 TRADING = ("--enter-bps", "1", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-usd", "100",
            "--max-q-btc-frontier", "0.05", "--reopen-cooldown-sec", "1", "--max-hold-sec", "15",
@@ -111,6 +111,10 @@ def _answers(bot) -> dict[str, str]:
         "clock": f"{total('clock_resyncs')} clock re-syncs",
         "malformed": f"{st.parse_errors} bad messages skipped",
         "reduce": f"{bot.trader.outside_changes} hedge changes closed",
+        "reject": f"{bot.trader.rescued_entries} entries rescued (all causes)",
+        "partial": f"{bot.trader.rescued_entries} entries rescued (all causes)",
+        "unknown": f"{bot.executor.unknown_resolved} unknown outcomes resolved",
+        "ban": f"{total('bans')} 429/418 answers honoured",
     }
 
 
@@ -135,8 +139,8 @@ def _end_state(bot, ex, start, work: Path, rss: list[float]) -> _Report:
     r.check("unhedged exposure (BTC)", f"{exposure:+.8f} (limit {limit:.8f})", abs(exposure) < limit)
     r.check("open orders left", str(open_orders), open_orders == 0)
     inv = check_invariant(read_rows(work / "trades_log.csv"), start, end)
-    r.check("ledger invariant USDT difference", str(inv.diff_usdt), inv.diff_usdt == 0)
-    r.check("ledger invariant BTC difference", str(inv.diff_btc), inv.diff_btc == 0)
+    r.check("ledger invariant USDT difference", plain(inv.diff_usdt), inv.diff_usdt == 0)
+    r.check("ledger invariant BTC difference", plain(inv.diff_btc), inv.diff_btc == 0)
     halt = bot.trader.halt_reason
     r.check("halts", halt or "none", halt is None)
     r.check("trades closed", str(len(bot.trader.closed)), len(bot.trader.closed) > 0)

@@ -35,9 +35,11 @@ class Accounting:
         self.start_balances: Balances | None = None
         self._known = tradelog.keys() if tradelog else set()
         self._trade_rows: dict[str, list[LedgerRow]] = {}
+        self.cm_order_ids: set[str] = set()       # every COIN-M order id the ledger has seen
         if tradelog and tradelog.path.exists():
             problems: list = []
             for r in read_rows(tradelog.path, problems):
+                self.cm_order_ids.update((r.cm_orderId or "").split())
                 if r.trade_id:
                     self._trade_rows.setdefault(r.trade_id, []).append(r)
             for line, reason in problems[:5]:
@@ -86,21 +88,26 @@ class Accounting:
         return with_net_btc(row, self._trade_rows.get(trade.trade_id, []))
 
     # -- executions the bot did not order (liquidation / ADL) ------------------------------
-    def on_outside_fills(self, trade_id: str, fills: list) -> None:
-        """COIN-M fills of orders the bot never sent, during `trade_id`: one `adl` row per order."""
-        if self.log is None:
-            return
-        ours = {oid for r in self._trade_rows.get(trade_id, []) for oid in
-                (r.cm_orderId or "").split()}
+    def on_outside_fills(self, fills: list, trade_at: Callable[[int], str | None]) -> list:
+        """COIN-M fills of orders the bot never sent (liquidation / ADL): one `adl` row per order,
+        tagged with the trade that held the hedge. Returns those fills (the engine adjusts)."""
         by_order: dict[int, list] = {}
         for f in fills:
-            if str(f.order_id) not in ours:
+            # before this run's start balances it is in them already (and not this run's to book)
+            if f.time_ms >= self.start_ms and str(f.order_id) not in self.cm_order_ids:
                 by_order.setdefault(f.order_id, []).append(f)
         size = self.perp_rules.contract_size or Decimal(1)
+        outside = []
         for order_id, group in by_order.items():
+            self.cm_order_ids.add(str(order_id))
+            outside += group
+            if self.log is None:
+                continue
             item = OrderFills(COINM, group[0].side, "", order_id, tuple(group))
-            self._write(pair_row("adl", trade_id, f"{group[0].side}_PERP", _ts([item]), [], [item],
+            ts = _ts([item])
+            self._write(pair_row("adl", trade_at(ts) or "", f"{group[0].side}_PERP", ts, [], [item],
                                  size, self.spot_rules.base_asset, self.spot_rules.quote_asset))
+        return outside
 
     # -- funding ----------------------------------------------------------------------------
     def on_income(self, incomes: list[Income], trade_at: Callable[[int], str | None]) -> None:
@@ -112,6 +119,7 @@ class Accounting:
     # -- writing and checking ---------------------------------------------------------------
     def _write(self, row: LedgerRow) -> None:
         key = row_key(row)
+        self.cm_order_ids.update((row.cm_orderId or "").split())
         if row.trade_id:
             self._trade_rows.setdefault(row.trade_id, []).append(row)
         if key in self._known:

@@ -113,7 +113,7 @@ class Bot:
                                      on_created=lambda reqs: self.trader.on_orders_created(reqs))
         self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
                              self._request_account, accounting, store)
-        self.trader.on_outside_change = self._outside_fills
+        self._sweep_from_ms = accounting.start_ms if accounting is not None else 0
         spot_streams = [spot.depth_stream(spot_rules.symbol)]
         coinm_streams = [coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]
         if settings.verify_books:
@@ -223,8 +223,16 @@ class Bot:
     def _fetch_account(self, epoch: int) -> None:
         now_ms = time.time_ns() // 1_000_000
         try:
-            update = AccountUpdate(self.spot_client.account(), self.coinm_client.account(), None,
-                                   now_ms, epoch)
+            spot, coinm = self.spot_client.account(), self.coinm_client.account()
+            fills = None
+            if self.accounting is not None and not self.s.dry_run:
+                # after the accounts: whatever moved the position they show is in these fills;
+                # overlapping the last sweep is harmless, an execution is booked once (order id)
+                fills = self.coinm_client.trades_since(self.perp_rules.symbol,
+                                                       self._sweep_from_ms - 60_000)
+                if fills:
+                    self._sweep_from_ms = max(self._sweep_from_ms, max(f.time_ms for f in fills))
+            update = AccountUpdate(spot, coinm, None, now_ms, epoch, fills)
         except (BinanceError, OSError) as exc:
             update = AccountUpdate(None, None, _short(exc), now_ms, epoch)
             log.warning("account data unavailable (entries blocked): %s", update.error)
@@ -274,18 +282,6 @@ class Bot:
         self.accounting.on_income(rows, self.trader.trade_at)
         if self.accounting.funding.cursor_ms != before:
             self.trader.save()
-
-    def _outside_fills(self, trade_id: str, since_ms: int) -> None:
-        """The ledger records what a liquidation/ADL did to the hedge (rare: a blocking call)."""
-        if self.accounting is None:
-            return
-        try:
-            fills = self.coinm_client.trades_since(self.perp_rules.symbol, since_ms)
-        except (BinanceError, OSError) as exc:
-            log.error("[LEDGER] the fills that reduced the hedge are unavailable (%s): the "
-                      "invariant will show them", _short(exc))
-            return
-        self.accounting.on_outside_fills(trade_id, fills)
 
     def _fetch_mark(self) -> None:
         try:

@@ -27,6 +27,8 @@ log = logging.getLogger("arbitrage.execution")
 
 RESOLVE_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)   # ~6 s of queries for an unknown outcome
 FILL_DELAYS_S = (0.0, 0.1, 0.2, 0.4, 0.8, 1.6)       # trade lists may lag the order's state
+PATIENCE_S = 60.0        # a rescue or exit waits out a Retry-After window up to this long
+REDUCE_ONLY_NOTHING = ("-2022", "-4112")   # reduce-only refused: nothing left to reduce
 NOT_FOUND_TO_GIVE_UP = 3                              # "no such order" this often = not placed
 
 
@@ -180,8 +182,12 @@ class PairExecutor:
             self.busy.clear()
         self.on_done(result)
 
-    def _send(self, order: TrackedOrder, px_hint: Decimal) -> int:
+    def _send(self, order: TrackedOrder, px_hint: Decimal, patient: bool = False) -> int:
+        """`patient` (rescues, exits): a rate-limit window is waited out, since the order was
+        never sent and leaving the hedge broken is worse than a few seconds' delay."""
         req = order.request
+        if patient:
+            self._wait_out_rate_limit(req)
         order.apply(SUBMITTED)
         sent_ns = time.time_ns()
         if req.quantity == 0:              # e.g. the contracts an ADL already took: nothing to send
@@ -210,6 +216,14 @@ class PairExecutor:
             order.apply(UNKNOWN, error=f"{type(exc).__name__}: {exc}"[:160])
             self._resolve(order)
         return sent_ns
+
+    def _wait_out_rate_limit(self, req: OrderRequest) -> None:
+        http = getattr(self.gw[req.market], "http", None)
+        wait = http.blocked_for() if http is not None and hasattr(http, "blocked_for") else 0.0
+        if 0 < wait <= PATIENCE_S:
+            log.warning("[ORDER] %s waits %.1f s for the exchange's Retry-After", req.client_order_id,
+                        wait)
+            time.sleep(wait + 0.05)
 
     def _resolve(self, order: TrackedOrder) -> None:
         """Query an UNKNOWN order by client id until the exchange knows it or clearly does not."""
@@ -342,7 +356,7 @@ class PairExecutor:
             order = TrackedOrder(req)
             result.rescues.append(order)
             self.on_created([req])
-            self._send(order, spec.spot_px if req.market == SPOT else spec.perp_px)
+            self._send(order, spec.spot_px if req.market == SPOT else spec.perp_px, patient=True)
             if order.status == UNKNOWN or order.executed == 0:
                 result.halt_reason = (f"rescue {req.client_order_id} failed ({order.status}: "
                                       f"{order.error}); spot {result.spot_btc} BTC and "
@@ -398,7 +412,15 @@ class PairExecutor:
             retry = TrackedOrder(req)
             result.rescues.append(retry)
             self.on_created([req])
-            self._send(retry, result.spec.spot_px if leg == "s" else result.spec.perp_px)
+            self._send(retry, result.spec.spot_px if leg == "s" else result.spec.perp_px,
+                       patient=True)
+            if retry.executed < missing and req.reduce_only and \
+                    (retry.error or "").split(" ")[0] in REDUCE_ONLY_NOTHING:
+                # the position is already smaller than the exit expected (a liquidation or ADL
+                # took contracts meanwhile): nothing left to close; the position check confirms
+                log.warning("[EXIT] %s: no contracts left to reduce (%s)", result.spec.trade_id,
+                            retry.error)
+                continue
             if retry.executed < missing:
                 result.halt_reason = (f"exit of {o.request.symbol} incomplete: {retry.executed} of "
                                       f"{missing} after retry ({retry.status}: {retry.error})")

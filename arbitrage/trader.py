@@ -34,12 +34,14 @@ ACCOUNT_STALE_MS = 15_000      # account data older than this blocks entries (re
 
 @dataclass
 class AccountUpdate:
-    """Both accounts as fetched off the engine thread; `epoch` says which engine state they saw."""
+    """Both accounts as fetched off the engine thread; `epoch` says which engine state they saw.
+    `perp_fills`: the COIN-M symbol's recent executions, to find the ones the bot did not order."""
     spot: SpotAccount | None
     coinm: CoinmAccount | None
     error: str | None
     fetched_ms: int
     epoch: int
+    perp_fills: list = None
 
 
 @dataclass
@@ -80,7 +82,7 @@ class Trader:
         self.contracts_net = Decimal(0)
         self._last_block: str | None = None
         self.outside_changes = 0                 # hedges reduced outside the bot (ADL/liquidation)
-        self.on_outside_change: Callable[[str, int], None] | None = None   # the bot's ledger hook
+        self._suspect_epoch: int | None = None   # the position disagreed once at this epoch
 
     # -- events -----------------------------------------------------------------------------
     def on_evaluation(self, evaluation, market, now_ms: int) -> None:
@@ -114,29 +116,46 @@ class Trader:
             return
         if self.s.dry_run or update.epoch != self.epoch or self.state not in (FLAT, HEDGED):
             return                                # a pair was in flight: this view may predate it
+        if update.perp_fills and self.accounting is not None:
+            self._outside_fills(update.perp_fills, update.fetched_ms)
+            if self.state not in (FLAT, HEDGED):
+                return                            # the trade is being closed because of them
         expected = self.baseline_contracts + (self.trade.contracts if self.trade else Decimal(0))
         if amount == expected:
+            self._suspect_epoch = None
             return
-        held = amount - self.baseline_contracts
-        t = self.trade
-        if (self.state == HEDGED and t is not None and held * t.contracts >= 0
-                and abs(held) < abs(t.contracts)):
-            self._hedge_reduced(t, held, update.fetched_ms)
+        if self._suspect_epoch != self.epoch:
+            # a fill between the two reads of an update can make them disagree once: look again
+            # (no entry meanwhile) before calling it a change outside the bot
+            self._suspect_epoch = self.epoch
+            log.info("[HEDGE] COIN-M position %s, expected %s: checking again", amount, expected)
+            self.request_account()
             return
         self.halt(f"COIN-M position is {amount} contracts but the bot expects {expected}: the "
                   f"hedge changed outside the bot (check /dapi/v1/positionRisk and open orders)")
 
-    def _hedge_reduced(self, t: Trade, held: Decimal, now_ms: int) -> None:
-        """A liquidation or ADL took contracts from the hedge: the spot leg is now partly naked.
-        The ledger records the exchange's own fills, then the trade is closed at once: spot in
-        full, the contracts that are left reduce-only."""
+    def _outside_fills(self, fills: list, now_ms: int) -> None:
+        """Executions the bot did not order (liquidation / ADL) are booked, and the bot's record
+        of the position follows them. A hedge they reduced is closed at once: its spot leg is
+        partly naked now."""
+        outside = self.accounting.on_outside_fills(fills, self.trade_at)
+        delta = sum((f.qty if f.side == BUY else -f.qty for f in outside), Decimal(0))
+        if not delta:
+            return
         self.outside_changes += 1
-        log.warning("[HEDGE] %s: COIN-M position reduced outside the bot (liquidation/ADL?) from "
+        self.contracts_net += delta
+        t = self.trade
+        if self.state != HEDGED or t is None:
+            log.warning("[HEDGE] %s contracts traded outside the bot while flat", delta)
+            return
+        held = t.contracts + delta
+        log.warning("[HEDGE] %s: COIN-M position changed outside the bot (liquidation/ADL?) from "
                     "%s to %s contracts: closing the trade", t.trade_id, t.contracts, held)
-        if self.on_outside_change is not None:
-            self.on_outside_change(t.trade_id, t.opened_ms)
-        self.contracts_net += held - t.contracts
-        self.trade = t.closed(contracts=held, notes=t.notes + (f"reduced outside to {held}",))
+        self.trade = t.closed(contracts=held, notes=t.notes + (f"changed outside to {held}",))
+        if held * t.contracts < 0:            # flipped: not ours to unwind blindly
+            self.halt(f"COIN-M position of trade {t.trade_id} flipped to {held} contracts outside "
+                      f"the bot")
+            return
         self.start_exit("hedge reduced outside", None, now_ms)   # a 0-contract leg is not sent
 
     def on_pair_done(self, result: PairResult, now_ms: int) -> None:
@@ -201,6 +220,8 @@ class Trader:
 
     # -- entries ----------------------------------------------------------------------------
     def _maybe_enter(self, ev, market, now_ms: int) -> None:
+        if self._suspect_epoch is not None:
+            return                                # the position is being checked again
         enter = float(self.s.enter_bps)
         if ev.spread_bps is None:
             return

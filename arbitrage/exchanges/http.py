@@ -141,6 +141,10 @@ class BinanceHttp:
         """Local time corrected to the server's clock, in ms."""
         return int(self._clock() * 1000) + self.offset_ms
 
+    def blocked_for(self) -> float:
+        """Seconds left in a Retry-After window (429/418); 0 when requests may go."""
+        return max(0.0, self._blocked_until - self._clock())
+
     def sync_time(self, path: str) -> int:
         """Measure the server-time offset (ms) against the midpoint of the round trip."""
         def measure() -> tuple[float, Any, float]:

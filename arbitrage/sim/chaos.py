@@ -52,6 +52,9 @@ class FaultPlan:
     clock: tuple[float, int, float] = (0.0, 0, 0.0)    # (period, ms, seconds held)
     malformed: float = 0.0
     reduce: float = 0.0                            # period, s
+    reject: float = 0.0                            # period, s: the next order is refused
+    partial: float = 0.0                           # period, s: the next order fills only half
+    unknown: float = 0.0                           # period, s: the next order executes, answer 503
     seed: int = 1
 
     @classmethod
@@ -147,7 +150,8 @@ def _seed(raw: str) -> int:
 
 _PARSERS = {"drop": _probability, "disconnect": _period, "silence": _silence, "http5xx": _probability,
             "ratelimit": _ratelimit, "slow": _slow, "clock": _clock, "malformed": _probability,
-            "reduce": _period, "seed": _seed}
+            "reduce": _period, "reject": _period, "partial": _period, "unknown": _period,
+            "seed": _seed}
 
 
 # -- applying a plan -------------------------------------------------------------------------
@@ -185,7 +189,10 @@ class ChaosRunner:
                    "silence": (plan.silence[0], self._silence),
                    "ratelimit": (plan.ratelimit[0], lambda: self.ex.rate_limit_next(plan.ratelimit[1])),
                    "clock": (plan.clock[0], self._clock),
-                   "reduce": (plan.reduce, self._reduce)}
+                   "reduce": (plan.reduce, self._reduce),
+                   "reject": (plan.reject, lambda: self._order_fault("reject")),
+                   "partial": (plan.partial, lambda: self._order_fault("partial")),
+                   "unknown": (plan.unknown, lambda: self._order_fault("unknown"))}
         due = {kind: self._next(period) for kind, (period, _) in actions.items()}
         while not self._stop.wait(_TICK_SEC):
             now = time.monotonic()
@@ -196,6 +203,17 @@ class ChaosRunner:
                         action()
                     except Exception:   # a fault that cannot fire now must not end the run
                         log.exception("chaos: %s failed", kind)
+
+    def _order_fault(self, kind: str) -> None:
+        """The next order on a market picked at random meets this fault."""
+        market = self._rng.choice(("spot", "coinm"))
+        if kind == "reject":
+            self.ex.reject_next_orders(market, 1)
+        elif kind == "partial":
+            self.ex.fill_next_orders_partially(market, Decimal("0.5"))
+        else:
+            self.ex.answer_503_after_executing(market, 1)
+        self.ex.market.fault_counts.add(kind)
 
     def _silence(self) -> None:
         symbols = self.ex.market.symbols
