@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(rss) % 6 == 0:
             print(f"  {min(done, 1):5.0%}  trades {len(bot.trader.closed)}  state {bot.trader.state}"
                   f"  rss {rss[-1]:.0f} MB", flush=True)
+    ex.calm()                 # the end state is read from an exchange that answers straight
+    time.sleep(3.5)           # a rate-limit window still open runs out
     report = _end_state(bot, ex, start, work, rss)
     ex.stop()
     print(report.text)

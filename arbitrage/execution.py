@@ -19,7 +19,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Callable, Protocol
 
 from arbitrage.exchanges.errors import (BadResponse, BinanceError, CancelRejected, OrderNotFound,
-                                        Rejected, UnknownOutcome)
+                                        RateLimited, Rejected, UnknownOutcome)
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
 from arbitrage.orders import NOT_PLACED, REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
 
@@ -27,6 +27,8 @@ log = logging.getLogger("arbitrage.execution")
 
 RESOLVE_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)   # ~6 s of queries for an unknown outcome
 FILL_DELAYS_S = (0.0, 0.1, 0.2, 0.4, 0.8, 1.6)       # trade lists may lag the order's state
+RESCUE_ATTEMPTS = 3      # a refused rescue or exit remainder is tried this often before a HALT
+RETRY_PAUSE_S = 0.2
 PATIENCE_S = 60.0        # a rescue or exit waits out a Retry-After window up to this long
 REDUCE_ONLY_NOTHING = ("-2022", "-4112")   # reduce-only refused: nothing left to reduce
 NOT_FOUND_TO_GIVE_UP = 3                              # "no such order" this often = not placed
@@ -139,7 +141,9 @@ class PairExecutor:
             for order in result.rescues:
                 if not order.final:
                     self._cancel(order)
-            if spec.kind == "entry":
+            if self._still_unknown(result):
+                pass
+            elif spec.kind == "entry":
                 self._account(result)
                 self._rescue(result, first_attempt=1 + sum(
                     1 for r in extra if _step_of(r) == "r"))
@@ -169,7 +173,9 @@ class PairExecutor:
         try:
             result.sent_ns = (futs[0].result(), futs[1].result())
             self._monitor(spec, spot, perp)
-            if spec.kind == "entry":
+            if self._still_unknown(result):
+                pass                           # exposure unknown: nothing more is sent
+            elif spec.kind == "entry":
                 self._account(result)
                 self._rescue(result)
             else:
@@ -217,6 +223,18 @@ class PairExecutor:
             self._resolve(order)
         return sent_ns
 
+    def _still_unknown(self, result: PairResult) -> bool:
+        """An order whose outcome no query could settle: what the pair holds is not known, so
+        acting on it (a rescue sized as if it had not filled) could double the exposure. Halt."""
+        unknown = [o.request.client_order_id for o in (result.spot, result.perp)
+                   if o.status == UNKNOWN]
+        if unknown:
+            self._account(result)
+            result.halt_reason = (f"outcome of {', '.join(unknown)} still unknown after "
+                                  f"{len(self.resolve_delays_s)} queries: check it by client "
+                                  f"order id on the exchange")
+        return bool(unknown)
+
     def _wait_out_rate_limit(self, req: OrderRequest) -> None:
         http = getattr(self.gw[req.market], "http", None)
         wait = http.blocked_for() if http is not None and hasattr(http, "blocked_for") else 0.0
@@ -237,6 +255,9 @@ class PairExecutor:
                 return
             except OrderNotFound:
                 not_found += 1
+            except RateLimited as exc:     # not sent: wait the window out, it is not a query
+                time.sleep(min(max(exc.retry_after, 0.0), PATIENCE_S))
+                continue
             except (BinanceError, OSError) as exc:
                 log.warning("[ORDER] query of %s failed: %s", req.client_order_id, exc)
             time.sleep(delay)
@@ -346,7 +367,8 @@ class PairExecutor:
     # -- rescue --------------------------------------------------------------------------------
     def _rescue(self, result: PairResult, first_attempt: int = 1) -> None:
         spec = result.spec
-        for attempt in (first_attempt, first_attempt + 1):
+        failures = 0
+        for attempt in range(first_attempt, first_attempt + RESCUE_ATTEMPTS + 1):
             req = self._rescue_order(result, attempt)
             if req is None:
                 return
@@ -357,13 +379,22 @@ class PairExecutor:
             result.rescues.append(order)
             self.on_created([req])
             self._send(order, spec.spot_px if req.market == SPOT else spec.perp_px, patient=True)
-            if order.status == UNKNOWN or order.executed == 0:
-                result.halt_reason = (f"rescue {req.client_order_id} failed ({order.status}: "
-                                      f"{order.error}); spot {result.spot_btc} BTC and "
-                                      f"{result.contracts} contracts are unhedged")
+            if order.status == UNKNOWN:
+                result.halt_reason = (f"rescue {req.client_order_id} outcome unknown; spot "
+                                      f"{result.spot_btc} BTC and {result.contracts} contracts "
+                                      f"may be unhedged")
                 return
+            if order.executed == 0:
+                failures += 1
+                if failures >= RESCUE_ATTEMPTS:
+                    result.halt_reason = (f"rescue {req.client_order_id} failed ({order.status}: "
+                                          f"{order.error}) after {failures} attempts; spot "
+                                          f"{result.spot_btc} BTC and {result.contracts} "
+                                          f"contracts are unhedged")
+                    return
+                time.sleep(RETRY_PAUSE_S)
             self._account(result)
-        if self._rescue_order(result, first_attempt + 2) is not None:
+        if self._rescue_order(result, first_attempt + RESCUE_ATTEMPTS + 1) is not None:
             result.halt_reason = (f"still unhedged after rescue: spot {result.spot_btc} BTC, "
                                   f"{result.contracts} contracts")
 
@@ -404,26 +435,31 @@ class PairExecutor:
                 return
             if missing <= 0:
                 continue
-            req = OrderRequest(o.request.market, o.request.symbol, o.request.side, "MARKET",
-                               missing, client_id(result.spec.trade_id, leg, "x", attempt),
-                               reduce_only=o.request.reduce_only)
-            log.warning("[EXIT] %s leg %s short by %s: sending the remainder", result.spec.trade_id,
-                        o.request.symbol, missing)
-            retry = TrackedOrder(req)
-            result.rescues.append(retry)
-            self.on_created([req])
-            self._send(retry, result.spec.spot_px if leg == "s" else result.spec.perp_px,
-                       patient=True)
-            if retry.executed < missing and req.reduce_only and \
-                    (retry.error or "").split(" ")[0] in REDUCE_ONLY_NOTHING:
-                # the position is already smaller than the exit expected (a liquidation or ADL
-                # took contracts meanwhile): nothing left to close; the position check confirms
-                log.warning("[EXIT] %s: no contracts left to reduce (%s)", result.spec.trade_id,
-                            retry.error)
-                continue
-            if retry.executed < missing:
-                result.halt_reason = (f"exit of {o.request.symbol} incomplete: {retry.executed} of "
-                                      f"{missing} after retry ({retry.status}: {retry.error})")
+            for n in range(RESCUE_ATTEMPTS):
+                req = OrderRequest(o.request.market, o.request.symbol, o.request.side, "MARKET",
+                                   missing, client_id(result.spec.trade_id, leg, "x", attempt + n),
+                                   reduce_only=o.request.reduce_only)
+                log.warning("[EXIT] %s leg %s short by %s: sending the remainder",
+                            result.spec.trade_id, o.request.symbol, missing)
+                retry = TrackedOrder(req)
+                result.rescues.append(retry)
+                self.on_created([req])
+                self._send(retry, result.spec.spot_px if leg == "s" else result.spec.perp_px,
+                           patient=True)
+                missing -= retry.executed
+                if missing > 0 and req.reduce_only and \
+                        (retry.error or "").split(" ")[0] in REDUCE_ONLY_NOTHING:
+                    # the position is already smaller than the exit expected (a liquidation or
+                    # ADL took contracts meanwhile): nothing left to close; the check confirms
+                    log.warning("[EXIT] %s: no contracts left to reduce (%s)",
+                                result.spec.trade_id, retry.error)
+                    missing = Decimal(0)
+                if missing <= 0 or retry.status == UNKNOWN:
+                    break
+                time.sleep(RETRY_PAUSE_S)
+            if retry.status == UNKNOWN or missing > 0:
+                result.halt_reason = (f"exit of {o.request.symbol} incomplete: {missing} missing "
+                                      f"after {n + 1} attempt(s) ({retry.status}: {retry.error})")
                 return
         self._account(result)
 

@@ -147,9 +147,12 @@ def test_unequal_partials_rescue_the_excess_contracts():
     assert r.halt_reason is None
 
 
-def test_a_failed_rescue_halts():
-    r, spot, perp = run(["fill", "reject"], ["reject"])
-    assert r.halt_reason and "rescue T1-s-r1 failed" in r.halt_reason
+def test_a_failed_rescue_is_tried_three_times_then_halts():
+    r, spot, perp = run(["fill", "reject", "reject", "reject"], ["reject"])
+    assert r.halt_reason and "rescue T1-s-r3 failed" in r.halt_reason
+    assert [q.client_order_id for q in spot.sent] == ["T1-s-e1", "T1-s-r1", "T1-s-r2", "T1-s-r3"]
+    r, spot, perp = run(["fill", "reject", "fill"], ["reject"])   # a transient refusal
+    assert r.halt_reason is None and r.rescues[-1].request.client_order_id == "T1-s-r2"
 
 
 def test_a_lost_answer_is_resolved_by_query_not_by_resending():
@@ -177,8 +180,10 @@ def test_exit_remainder_is_retried_once_then_halts():
     (retry,) = r.rescues
     assert retry.request.client_order_id == "T1-p-x2" and retry.request.quantity == D("40")
     assert retry.request.reduce_only
-    r, spot, perp = run(["fill"], [("partial", "60"), "reject"], kind="exit", spot_side=SELL)
+    r, spot, perp = run(["fill"], [("partial", "60"), "reject", "reject", "reject"], kind="exit",
+                        spot_side=SELL)
     assert r.halt_reason and "exit of BTCUSD_PERP incomplete" in r.halt_reason
+    assert [q.client_order_id for q in perp.sent][-3:] == ["T1-p-x2", "T1-p-x3", "T1-p-x4"]
 
 
 @pytest.mark.parametrize("trade,leg,step,n", [("T1732233058123", "s", "e", 1), ("T1", "p", "x", 2)])

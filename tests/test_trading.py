@@ -100,7 +100,7 @@ def test_exit_by_timeout(sim):
 
 def test_a_failing_rescue_halts_and_sends_nothing_more(sim):
     sim.fill_next_orders_partially("spot", 1)      # the entry's spot leg fills ...
-    sim.fill_next_orders_partially("spot", 0)      # ... its rescue fills nothing
+    sim.fill_next_orders_partially("spot", 0, n=3) # ... its rescue fills nothing, three times
     sim.reject_next_orders("coinm", 1)             # and the perp leg is refused
     r = run(sim)
     wait_for(lambda: r.trader.halt_reason, timeout=90, what="the halt")

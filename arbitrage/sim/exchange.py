@@ -232,6 +232,17 @@ class LocalExchange:
             self.market.fault_counts.add("reduce")
         return trade
 
+    def calm(self) -> None:
+        """End the fault plan: no new fault from now on, rates back to zero (counts are kept)."""
+        if self._chaos is not None:
+            self._chaos.stop()
+            self._chaos = None
+        self.drop_rate(0)
+        self.http_error_rate(0)
+        self.slow_rate(0, 0)
+        self.malformed_rate(0)
+        self.shift_clock(0)
+
     def fault_counts(self) -> dict[str, int]:
         """How many times each fault kind was injected (see wire_faults.KINDS)."""
         return self.market.fault_counts.snapshot()
