@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_SECONDS ?= 60
 
-.PHONY: demo test check-captures clean
+CHAOS_MINUTES ?= 10
+
+.PHONY: demo test chaos check-captures clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +20,10 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+# The bot against a local exchange injecting every fault at random; a table and exit code at the end.
+chaos: $(BIN)/.installed
+	$(BIN)/python -m app.chaos --minutes $(CHAOS_MINUTES)
 
 # Rebuild the books from the real captures in ../shared/data and compare with Binance's bookTicker:
 # offline, then replayed by the local exchange into the running bot.
