@@ -40,6 +40,7 @@ class Gateway(Protocol):
     def get_order(self, symbol: str, client_order_id: str) -> OrderState: ...
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState: ...
     def fills(self, symbol: str, order_id: int) -> list[Fill]: ...
+    # COIN-M also answers position(symbol) (a Position), used when a reduce-only exit is refused
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,16 @@ class PairExecutor:
             order.apply(UNKNOWN, error=f"{type(exc).__name__}: {exc}"[:160])
             self._resolve(order)
         return sent_ns
+
+    def _reducible(self, req: OrderRequest) -> Decimal | None:
+        """Contracts a reduce-only order on this side can still close (None: unknown)."""
+        try:
+            amount = self.gw[req.market].position(req.symbol).amount
+        except (BinanceError, OSError, AttributeError) as exc:
+            log.warning("[EXIT] position of %s unavailable: %s", req.symbol, exc)
+            return None
+        closes = amount < 0 if req.side == BUY else amount > 0
+        return abs(amount) if closes else Decimal(0)
 
     def _still_unknown(self, result: PairResult) -> bool:
         """An order whose outcome no query could settle: what the pair holds is not known, so
@@ -449,11 +460,13 @@ class PairExecutor:
                 missing -= retry.executed
                 if missing > 0 and req.reduce_only and \
                         (retry.error or "").split(" ")[0] in REDUCE_ONLY_NOTHING:
-                    # the position is already smaller than the exit expected (a liquidation or
-                    # ADL took contracts meanwhile): nothing left to close; the check confirms
-                    log.warning("[EXIT] %s: no contracts left to reduce (%s)",
-                                result.spec.trade_id, retry.error)
-                    missing = Decimal(0)
+                    # the position is smaller than the exit expected (a liquidation or ADL took
+                    # contracts meanwhile): close what is really left, as the exchange reports it
+                    left = self._reducible(req)
+                    log.warning("[EXIT] %s: reduce-only refused (%s); %s contracts left to close",
+                                result.spec.trade_id, retry.error, left)
+                    if left is not None:
+                        missing = min(missing, left)
                 if missing <= 0 or retry.status == UNKNOWN:
                     break
                 time.sleep(RETRY_PAUSE_S)

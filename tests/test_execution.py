@@ -11,7 +11,8 @@ import pytest
 
 from arbitrage.exchanges.errors import OrderNotFound, Rejected, UnknownOutcome
 from arbitrage.execution import PairExecutor, PairSpec, client_id
-from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
+from arbitrage.models import (BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, Position,
+                              SymbolRules)
 from arbitrage.orders import NOT_PLACED, REJECTED
 
 D = Decimal
@@ -65,6 +66,8 @@ class ScriptedGateway:
             return self.state(req, "EXPIRED", action[1])
         if action == "reject":
             raise Rejected("Account has insufficient balance", status=400, code=-2010)
+        if action == "reject-reduce-only":
+            raise Rejected("ReduceOnly Order is rejected.", status=400, code=-2022)
         if action == "lost":                  # executed, but the answer never arrived
             self.state(req, "FILLED", req.quantity)
             raise UnknownOutcome("unknown", status=503, code=-1007)
@@ -85,6 +88,11 @@ class ScriptedGateway:
 
     def fills(self, symbol, order_id):
         return self.trades.get(order_id, [])
+
+    position_amount = D(0)
+
+    def position(self, symbol):
+        return Position(symbol, self.position_amount, D(0), D(0), D(0), D(0), 20, "cross")
 
 
 def run(spot_script, perp_script, spot_qty="0.16393", contracts="100", kind="entry",
@@ -211,3 +219,17 @@ def test_recovery_after_a_restart_queries_and_completes_without_resending():
     assert r.spot.status == "FILLED" and r.perp.status == NOT_PLACED
     assert len(spot.sent) == 2 and perp.sent == []            # only the rescue was sent
     assert r.rescues[0].request.client_order_id == "T1-s-r1" and r.halt_reason is None
+
+
+def test_an_exit_refused_as_reduce_only_closes_what_the_position_really_holds():
+    # an ADL took 3 of the 100 short contracts while the exit was on its way: BUY 100 reduce-only
+    # is refused; the position (-97) says 97 are left, and those are closed
+    ScriptedGateway.position_amount = D("-97")
+    try:
+        r, spot, perp = run(["fill"], ["reject-reduce-only", "reject-reduce-only", "fill"],
+                            kind="exit", spot_side=SELL)
+    finally:
+        ScriptedGateway.position_amount = D(0)
+    assert r.halt_reason is None
+    assert [(q.client_order_id, q.quantity) for q in perp.sent] == [
+        ("T1-p-e1", D("100")), ("T1-p-x2", D("100")), ("T1-p-x3", D("97"))]
