@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import responses
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -26,3 +27,11 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.02, what: str
 
 needs_captures = pytest.mark.skipif(not (SPOT_CAPTURE.exists() and CM_CAPTURE.exists()),
                                     reason=f"real captures not found in {SHARED_DATA}")
+
+
+@pytest.fixture
+def rsps():
+    """`responses` for the REST clients; a test may leave some registered answers unused. Files
+    that want every answer used define their own."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock

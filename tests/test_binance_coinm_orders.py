@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-import responses
 
 from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.errors import (
@@ -149,12 +148,6 @@ ACCOUNT = {
 }
 
 UNKNOWN_503 = "Unknown error, please check your request or try again later."
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-import responses
 
 from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
@@ -77,12 +76,6 @@ ACCOUNT = {"makerCommission": 15, "takerCommission": 15, "buyerCommission": 0,
 
 UNKNOWN_1007 = {"code": -1007, "msg": "Timeout waiting for response from backend server. "
                                       "Send status unknown; execution status unknown."}
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-import responses
 from urllib3.exceptions import ProtocolError
 
 from arbitrage.exchanges.errors import (
@@ -29,12 +28,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.t
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

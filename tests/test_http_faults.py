@@ -14,7 +14,6 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
 
 from arbitrage.exchanges.errors import (
     BadResponse, ClockSkew, IpBanned, RateLimited, Rejected, Retryable, UnknownOutcome,
@@ -49,12 +48,6 @@ class Sleeper:
 
     def monotonic(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture
