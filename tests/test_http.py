@@ -161,6 +161,8 @@ UNKNOWN_503 = "Unknown error, please check your request or try again later."
     (400, {"code": -1013, "msg": "Filter failure: LOT_SIZE"}, Rejected, -1013),
     (400, {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
      ClockSkew, -1021),
+    (400, {"code": -4188, "msg": "Timestamp for this request is outside of the ME recvWindow."},
+     ClockSkew, -4188),
     (503, b"Service Unavailable.", Retryable, None),
     (503, {"code": -1000, "msg": "Service Unavailable."}, Retryable, -1000),
     (503, {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."},

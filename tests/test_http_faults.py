@@ -74,14 +74,18 @@ def sent_params(call) -> dict[str, str]:
 
 # --- -1021: re-sync the clock, send the same request once more ---------------------------------
 
-@pytest.mark.parametrize("order_path, time_path", [
-    ("/api/v3/order", "/api/v3/time"),
-    ("/dapi/v1/order", "/dapi/v1/time"),
-], ids=["spot", "coinm"])
+ME_SKEW_BODY = {"code": -4188, "msg": "Timestamp for this request is outside of the ME recvWindow."}
+
+
+@pytest.mark.parametrize("order_path, time_path, refusal", [
+    ("/api/v3/order", "/api/v3/time", SKEW_BODY),
+    ("/dapi/v1/order", "/dapi/v1/time", SKEW_BODY),
+    ("/dapi/v1/order", "/dapi/v1/time", ME_SKEW_BODY),
+], ids=["spot", "coinm", "coinm-4188"])
 def test_clock_skew_resyncs_from_the_paths_own_time_endpoint_and_resends_the_order_once(
-        rsps, client: BinanceHttp, clock: FakeClock, caplog, order_path, time_path) -> None:
+        rsps, client: BinanceHttp, clock: FakeClock, caplog, order_path, time_path, refusal) -> None:
     server_ms = int(clock.t * 1000) + 7_000            # the server is 7 s ahead of us
-    rsps.add("POST", BASE + order_path, status=400, json=SKEW_BODY)
+    rsps.add("POST", BASE + order_path, status=400, json=refusal)
     rsps.add("GET", BASE + time_path, json={"serverTime": server_ms})
     rsps.add("POST", BASE + order_path, json={"orderId": 42, "clientOrderId": "T1-s-e1"})
     caplog.set_level(logging.INFO, logger="arbitrage")

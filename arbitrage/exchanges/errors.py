@@ -36,7 +36,8 @@ class Rejected(BinanceError):
 
 
 class ClockSkew(Rejected):
-    """-1021: our timestamp is outside recvWindow; resync the clock offset and try again."""
+    """-1021 (or COIN-M -4188, the matching engine's window): our timestamp is outside recvWindow;
+    refused before execution, so resync the clock offset and try again."""
 
 
 class UnknownSymbol(Rejected):

@@ -5,7 +5,8 @@ signed, and sent byte for byte as signed (binance-reference §2.1: the HMAC is o
 query + body), so requests is never allowed to re-encode it.
 
 Two answers to exchange faults live here because they are safe whatever the caller is doing:
-- -1021 (timestamp outside recvWindow) is a refusal before execution, so after re-measuring the
+- -1021 (timestamp outside recvWindow; on COIN-M also -4188, outside the matching engine's
+  recvWindow) is a refusal before execution, so after re-measuring the
   server-time offset the same request (same client order id) is sent once more - even an order.
 - A GET that fails transiently (definite failure, 5xx, unreadable body) is retried a few times with
   capped, jittered exponential backoff inside a small time budget. Never a POST/DELETE: an order
@@ -45,6 +46,7 @@ _DEFAULT_RETRY_AFTER = {429: 10.0, 418: 120.0}
 _DEFINITE_FAILURE_TEXTS = ("Service Unavailable", "Internal error; unable to process your request")
 _RETRYABLE_CODES = (-1001, -1008)   # DISCONNECTED, SERVER_BUSY / system-level throttle
 _UNKNOWN_CODES = (-1007,)           # TIMEOUT: "execution status unknown"
+_CLOCK_CODES = (-1021, -4188)     # INVALID_TIMESTAMP; COIN-M ME_INVALID_TIMESTAMP (matching engine)
 _BODY_METHODS = ("POST", "PUT")     # params travel as a form body; GET/DELETE use the query string
 # Read retries: 1 try + 3 retries, 0.1 s doubling to at most 1 s (x0.5..1.5 jitter so many
 # clients do not retry in step), and never past 3 s since the first attempt began.
@@ -203,16 +205,17 @@ class BinanceHttp:
             if not signed or time_path is None:
                 raise
             refused = skew
-        # -1021 = refused before execution (reference §2.2): re-measure, then the same request
+        # -1021/-4188 = refused before execution (reference §2.2): re-measure, then the same request
         # once more with a fresh timestamp. A second -1021 goes to the caller.
         before = self.offset_ms
         try:
             self.sync_time(time_path)
         except BinanceError as exc:
-            log.warning("[CLOCK] re-sync after -1021 on %s %s failed: %s", method, path, exc)
+            log.warning("[CLOCK] re-sync after %s on %s %s failed: %s", refused.code, method, path,
+                        exc)
             raise refused from None
-        log.warning("[CLOCK] offset re-synced: %d ms (was %d ms) after -1021 on %s %s",
-                    self.offset_ms, before, method, path)
+        log.warning("[CLOCK] offset re-synced: %d ms (was %d ms) after %s on %s %s",
+                    self.offset_ms, before, refused.code, method, path)
         self.clock_resyncs += 1
         return self._request_once(method, path, params, signed, api_key_only)
 
@@ -309,7 +312,7 @@ class BinanceHttp:
             cls = IpBanned if status == 418 else RateLimited
             return cls(msg or f"rate limited for {retry_after:g}s", retry_after=retry_after,
                        **where)
-        if code == -1021:
+        if code in _CLOCK_CODES:
             return ClockSkew(msg or "", **where)
         if code in _UNKNOWN_CODES:
             return UnknownOutcome(msg or "", **where)
