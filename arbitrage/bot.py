@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -25,13 +26,13 @@ from arbitrage.exchanges.ws import StreamRunner
 from arbitrage.marketdata import MarketData
 from arbitrage.models import (BookTicker, DepthDiff, DepthSnapshot, MarkPrice, SnapshotResult, StreamStatus,
                               SymbolRules)
-from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier, compute_frontier
+from arbitrage.evaluation import Evaluation, evaluate
+from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier
 from decimal import Decimal
 
 from arbitrage.execution import PairExecutor, PairSpec
 from arbitrage.strategy.entry import FeeRates
-from arbitrage.strategy.risk import MarketLimits, market_blocks
-from arbitrage.strategy.signals import spread_bps
+from arbitrage.strategy.risk import MarketLimits
 from arbitrage.accounting import Accounting
 from arbitrage.ledger import Balances, FundingDedup
 from arbitrage.models import Income
@@ -46,22 +47,13 @@ SNAPSHOT_LIMIT = 1000       # levels per side; the frontier never needs more, bo
 MARK_REST_EVERY_S = 5.0     # premiumIndex fallback while the mark stream is silent
 ACCOUNT_REFRESH_S = 5.0     # margin data for the gates; also fetched after every pair
 STOP_GRACE_S = 30.0         # how long a stop waits for a pair in flight (beyond PAIR_TIMEOUT_SEC)
+LATENCY_KEPT = 10_000       # entries whose event-to-order times are kept for the summary
 INCOME_EVERY_S = 30.0       # funding arrives a few times a day; cheap to look every 30 s
 
 
 @dataclass
 class IncomeUpdate:
     rows: list[Income]
-
-
-@dataclass
-class Evaluation:
-    """The strategy's read of the market after the last event (pure results, kept for status)."""
-    at_ns: int = 0
-    spread_bps: float | None = None
-    buy: Frontier | None = None
-    sell: Frontier | None = None
-    blocks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +68,8 @@ class RunStats:
     best_size_usd: dict[str, float] = field(default_factory=lambda: {BUY_SPOT: 0.0, SELL_SPOT: 0.0})
     parse_errors: int = 0
     queue_full: int = 0
+    # per entry: (trade id, receive time of the deciding event, spot leg sent, perp leg sent), ns
+    entry_latency: deque = field(default_factory=lambda: deque(maxlen=LATENCY_KEPT))
 
 
 class Bot:
@@ -94,6 +88,9 @@ class Bot:
         self.market = MarketData(spot_rules.symbol, perp_rules.symbol, self._request_snapshot,
                                  verify=settings.verify_books)
         self.evaluation = Evaluation()
+        self._enter_bps = float(settings.enter_bps)          # converted once, not per event
+        self._cap_btc = float(settings.max_q_btc_frontier)
+        self._trigger_ns = 0        # receive time of the newest book/mark event applied
         self.last_invariant = None
         self.stats = RunStats()
         self.limits = MarketLimits(float(settings.book_stale_ms), float(settings.mark_stale_ms),
@@ -351,8 +348,10 @@ class Bot:
 
     def _handle(self, event, now_ns: int) -> bool:
         if isinstance(event, DepthDiff):
+            self._trigger_ns = event.recv_ns
             return self.market.on_diff(event)
         if isinstance(event, MarkPrice):
+            self._trigger_ns = event.recv_ns
             return self.market.on_mark(event)
         if isinstance(event, SnapshotResult):
             return self.market.on_snapshot(event, now_ns)
@@ -363,6 +362,9 @@ class Bot:
                     self._fetch_income_now()
                 except (BinanceError, OSError) as exc:
                     log.warning("income (funding) unavailable before the close: %s", _short(exc))
+            spec = event.result.spec
+            if spec.kind == "entry" and spec.trigger_ns and all(event.result.sent_ns):
+                self.stats.entry_latency.append((spec.trade_id, spec.trigger_ns, *event.result.sent_ns))
             self.trader.on_pair_done(event.result, now_ns // 1_000_000)
             return True
         if isinstance(event, AccountUpdate):
@@ -401,26 +403,15 @@ class Bot:
     def _evaluate(self, now_ns: int, trade: bool = True) -> None:
         """Pure decisions on the current books, then the trader acts on them."""
         md = self.market
-        ev = self.evaluation
-        ev.at_ns = now_ns
-        ev.blocks = market_blocks(*md.feed_states(), now_ns, self.limits)
+        ev = evaluate(md, self.limits, self.contract_size, self._enter_bps, self._cap_btc, now_ns,
+                      self.evaluation)
+        ev.trigger_ns = self._trigger_ns
         self.stats.evaluations += 1
-        spot_book, perp_book = md.spot.book, md.perp.book
-        if not (md.spot.ready and md.perp.ready):
-            ev.buy = ev.sell = None
-            ev.spread_bps = None
-            return
+        if ev.buy is None:
+            return                                 # a book is not synced
         if self.stats.synced_after_s is None:
             self.stats.synced_after_s = (now_ns - self.stats.started_ns) / 1e9
             log.info("both books synced after %.2f s", self.stats.synced_after_s)
-        enter = float(self.s.enter_bps)
-        cap = float(self.s.max_q_btc_frontier)
-        ev.buy = compute_frontier(BUY_SPOT, spot_book.iter_asks(), perp_book.iter_bids(),
-                                  self.contract_size, enter, cap)
-        ev.sell = compute_frontier(SELL_SPOT, spot_book.iter_bids(), perp_book.iter_asks(),
-                                   self.contract_size, enter, cap)
-        mid = spot_book.mid()
-        ev.spread_bps = spread_bps(md.mark.mark, mid) if (md.mark and mid) else None
         st = self.stats
         if ev.spread_bps is not None:
             st.spread_min = ev.spread_bps if st.spread_min is None else min(st.spread_min, ev.spread_bps)

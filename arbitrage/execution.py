@@ -53,6 +53,7 @@ class PairSpec:
     perp_px: Decimal
     spot_rules: SymbolRules
     perp_rules: SymbolRules
+    trigger_ns: int = 0             # local receive time of the market event that decided it
 
 
 @dataclass

@@ -243,7 +243,7 @@ class Trader:
             notice = funding_notice(view, self.limits, now_ms)
             if notice:
                 log.info("[FUNDING] %s", notice)
-            self.start_entry(plan, ev.spread_bps, now_ms)
+            self.start_entry(plan, ev.spread_bps, now_ms, ev.trigger_ns)
             return
 
     def _plan(self, direction: str, market) -> EntryPlan | Rejection:
@@ -277,7 +277,7 @@ class Trader:
             self._last_block = kind
             log.info("[SKIP] %s", reason)
 
-    def start_entry(self, plan: EntryPlan, spread: float, now_ms: int) -> None:
+    def start_entry(self, plan: EntryPlan, spread: float, now_ms: int, trigger_ns: int = 0) -> None:
         trade_id = f"T{now_ms}"
         maker = plan.execution_mode == "maker"
         spot_req = OrderRequest(SPOT, self.spot_rules.symbol, plan.spot_side,
@@ -297,7 +297,8 @@ class Trader:
                            net_edge_bps=plan.net_edge_bps)
         log.info("[ENTRY] %s %s | spread %+.2f bps", trade_id, plan.describe(), spread)
         self.executor.submit(PairSpec(trade_id, "entry", spot_req, perp_req, _px(plan.spot_vwap),
-                                      _px(plan.perp_vwap), self.spot_rules, self.perp_rules))
+                                      _px(plan.perp_vwap), self.spot_rules, self.perp_rules,
+                                      trigger_ns))
 
     def _entry_done(self, r: PairResult, now_ms: int) -> None:
         assert self.trade is not None
