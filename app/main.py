@@ -26,7 +26,7 @@ from arbitrage.exchanges.errors import OrderNotFound
 from arbitrage.ledger import Balances
 from arbitrage.logs import setup_logging
 from arbitrage.models import SPOT, SymbolRules
-from arbitrage.reconcile import ExchangeView, reconcile
+from arbitrage.reconcile import ExchangeView, reconcile, reserved_legs
 from arbitrage.state import StateError, StateStore
 from arbitrage.tradelog import TradeLog, TradeLogError
 from arbitrage.strategy.entry import FeeRates, enter_below_fees_warning
@@ -181,13 +181,7 @@ def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,
         tradelog = None if settings.dry_run else TradeLog(settings.trades_log)
     except TradeLogError as exc:
         raise StartupError(str(exc)) from None
-    orders = {}
-    for req in (snapshot.pending_orders if snapshot else ()):
-        client = spot if req.market == SPOT else coinm
-        try:
-            orders[req.client_order_id] = client.get_order(req.symbol, req.client_order_id)
-        except OrderNotFound:
-            orders[req.client_order_id] = None
+    orders = _orders_by_client_id(spot, coinm, snapshot)
     spot_account = spot.account()
     position = coinm.position(perp_rules.symbol)
     view = ExchangeView(tuple(spot.open_orders(spot_rules.symbol) + coinm.open_orders(perp_rules.symbol)),
@@ -199,6 +193,23 @@ def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,
         spot_account, coinm.account(), spot_rules.base_asset, spot_rules.quote_asset)
     mark = Decimal(str(coinm.premium_index(perp_rules.symbol).mark))
     return accounting, store, decision, mark
+
+
+def _orders_by_client_id(spot: SpotClient, coinm: CoinmClient, snapshot) -> dict:
+    """Every order the state file may have missed or left open, by client id (None: the exchange
+    has no such order): the pending ones, and — when FLAT — the legs of the reserved trade id,
+    which an entry sends before its record reaches the disk."""
+    legs = [(r.market, r.symbol, r.client_order_id)
+            for r in (snapshot.pending_orders if snapshot else ())]
+    legs += reserved_legs(snapshot)
+    orders = {}
+    for market, symbol, cid in legs:
+        client = spot if market == SPOT else coinm
+        try:
+            orders[cid] = client.get_order(symbol, cid)
+        except OrderNotFound:
+            orders[cid] = None
+    return orders
 
 
 def _fees(spot: SpotClient, coinm: CoinmClient, symbol: str) -> FeeRates:

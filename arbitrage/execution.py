@@ -111,14 +111,21 @@ class PairExecutor:
         self.unknown_resolved = 0        # answers lost (timeout / 5xx) and resolved by a query
 
     # -- entry points (engine thread) ---------------------------------------------------------
-    def submit(self, spec: PairSpec) -> None:
-        """Send both legs now; the rest happens on the execution thread."""
-        self.on_created([spec.spot, spec.perp])       # recorded before anything is sent
+    def submit(self, spec: PairSpec, record_first: bool = True) -> None:
+        """Send both legs now; the rest happens on the execution thread.
+
+        `record_first` (exits): the legs are recorded (`on_created`) before anything is sent.
+        False (entries): the caller already holds them in its state, and the legs leave at once;
+        the record is written by the execution thread once both answers are in, so no disk write
+        and no other Python work competes with the two requests on their way out. A restart
+        finds them meanwhile by the client ids of the trade id reserved on disk."""
+        if record_first:
+            self.on_created([spec.spot, spec.perp])
         self.busy.set()
         spot, perp = TrackedOrder(spec.spot), TrackedOrder(spec.perp)
         futs = (self.legs.submit(self._send, spot, spec.spot_px),
                 self.legs.submit(self._send, perp, spec.perp_px))
-        self.worker.submit(self._complete, spec, spot, perp, futs)
+        self.worker.submit(self._complete, spec, spot, perp, futs, not record_first)
 
     def recover(self, spec: PairSpec, extra: list[OrderRequest]) -> None:
         """After a restart: the pair's orders were recorded before they were sent, so each is
@@ -170,10 +177,12 @@ class PairExecutor:
 
     # -- the protocol (execution thread) ------------------------------------------------------
     def _complete(self, spec: PairSpec, spot: TrackedOrder, perp: TrackedOrder,
-                  futs: tuple[Future, Future]) -> None:
+                  futs: tuple[Future, Future], record_after: bool = False) -> None:
         result = PairResult(spec, spot, perp)
         try:
             result.sent_ns = (futs[0].result(), futs[1].result())
+            if record_after:
+                self.on_created([])            # the legs are in the caller's state: write it now
             self._monitor(spec, spot, perp)
             if self._still_unknown(result):
                 pass                           # exposure unknown: nothing more is sent

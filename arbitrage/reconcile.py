@@ -5,7 +5,9 @@ so a pending order seen final cannot still move the position) and acts on the `D
 
   fresh    no state file: start FLAT, the current COIN-M position is the baseline (left alone)
   resume   FLAT or HEDGED and the exchange agrees exactly: carry on (a hedge keeps watching exits)
-  recover  a pair was in flight: resolve its pending orders (known / unknown to the exchange)
+  recover  a pair was in flight: resolve its pending orders (known / unknown to the exchange);
+           also a FLAT file whose reserved trade id already has orders on the exchange (an entry
+           sends before its record is written: `reserved_entry` rebuilds what the record says)
   halt     something differs: say exactly what, how to inspect it and how to proceed
   adopt    only when asked (--adopt): the exchange is the truth, start FLAT with nothing pending
 
@@ -19,10 +21,11 @@ import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from arbitrage.models import BUY, COINM, SPOT, OrderRequest, OrderState
+from arbitrage.execution import client_id
+from arbitrage.models import BUY, COINM, SELL, SPOT, OrderRequest, OrderState
 from arbitrage.state import EngineSnapshot
-from arbitrage.strategy.engine import ENTERING, EXITING, FLAT, HALTED, HEDGED
-from arbitrage.strategy.frontier import BUY_SPOT
+from arbitrage.strategy.engine import ENTERING, EXITING, FLAT, HALTED, HEDGED, Trade
+from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 
 FRESH, RESUME, RECOVER, HALT, ADOPT = "fresh", "resume", "recover", "halt", "adopt"
 
@@ -55,6 +58,9 @@ class Decision:
 
 
 def reconcile(snapshot: EngineSnapshot | None, view: ExchangeView, adopt: bool) -> Decision:
+    unrecorded = reserved_entry(snapshot, view.orders)
+    if unrecorded is not None:                  # from here on, an entry in flight like any other
+        snapshot = unrecorded
     if adopt:
         return _adopt(snapshot, view)
     ours = [o for o in view.open_orders if is_ours(o.client_order_id)]
@@ -71,7 +77,9 @@ def reconcile(snapshot: EngineSnapshot | None, view: ExchangeView, adopt: bool) 
     if snapshot.engine_state == HALTED:
         return _halt(snapshot, view, _differences(snapshot, view, ours), notes)
     if snapshot.engine_state in (ENTERING, EXITING):
-        return _recover(snapshot, view, ours, notes)
+        why = (" (its record had not reached the disk: the state file says FLAT, with this trade "
+               "id reserved)" if unrecorded is not None else "")
+        return _recover(snapshot, view, ours, notes, why)
     diffs = _differences(snapshot, view, ours)
     if diffs:
         return _halt(snapshot, view, diffs, notes)
@@ -89,9 +97,62 @@ def reconcile(snapshot: EngineSnapshot | None, view: ExchangeView, adopt: bool) 
                     s.baseline_contracts)
 
 
+# -- the entry sent before its record ------------------------------------------------------------
+def reserved_legs(s: EngineSnapshot | None) -> tuple[tuple[str, str, str], ...]:
+    """(market, symbol, client id) of the entry legs the reserved trade id would have sent: to be
+    queried on start (into `ExchangeView.orders`) whenever the state file says FLAT."""
+    if s is None or s.engine_state != FLAT or s.next_trade_id is None:
+        return ()
+    r = s.next_trade_id
+    return ((SPOT, s.spot_symbol, client_id(r, "s", "e", 1)),
+            (COINM, s.coinm_symbol, client_id(r, "p", "e", 1)))
+
+
+def reserved_entry(s: EngineSnapshot | None,
+                   orders: dict[str, OrderState | None]) -> EngineSnapshot | None:
+    """The snapshot the entry's record would have written, when the reserved trade id's legs exist
+    on the exchange although the file says FLAT (killed after they left, before the save); None
+    when neither exists (nothing was sent: a normal FLAT)."""
+    legs = reserved_legs(s)
+    missing = [cid for _, _, cid in legs if cid not in orders]
+    if missing:                                 # a bug in the caller, not a fact about the exchange
+        raise ValueError(f"the view must hold the reserved entry's client ids; missing "
+                         f"{', '.join(missing)}")
+    found = [orders[cid] for _, _, cid in legs if orders[cid] is not None]
+    if not found:
+        return None
+    r = s.next_trade_id
+    pending = tuple(_rebuilt(orders[cid]) if orders[cid] is not None else
+                    _never_sent(market, symbol, cid, found[0]) for market, symbol, cid in legs)
+    spot = orders[legs[0][2]]
+    buys_spot = spot.side == BUY if spot is not None else found[0].side == SELL
+    times = [st.update_ms for st in found if st.update_ms > 0]
+    trade = Trade(r, BUY_SPOT if buys_spot else SELL_SPOT, min(times) if times else s.saved_ms, 0.0)
+    return replace(s, engine_state=ENTERING, trade=trade, pair_kind="entry", pending_orders=pending,
+                   entry_ids=(*s.entry_ids, r), next_trade_id=None)   # R is used now
+
+
+def _rebuilt(st: OrderState) -> OrderRequest:
+    """The request that produced `st`. The state carries no timeInForce: an entry's COIN-M limit
+    leg is always post-only (GTX); it only matters to a re-send, which recovery never does."""
+    limit = st.type in ("LIMIT", "LIMIT_MAKER")
+    tif = {"LIMIT": "GTX" if st.market == COINM else "GTC"}.get(st.type)
+    return OrderRequest(st.market, st.symbol, st.side, st.type, st.orig_qty, st.client_order_id,
+                        price=st.price if limit else None, time_in_force=tif,
+                        reduce_only=st.reduce_only)
+
+
+def _never_sent(market: str, symbol: str, cid: str, other: OrderState) -> OrderRequest:
+    """A stand-in for the leg the exchange does not know: the pair protocol needs both legs, and
+    querying this one again on recovery proves it was never placed. Nothing of it is known but its
+    id and side, so its quantity is 0 — it is never sent."""
+    return OrderRequest(market, symbol, SELL if other.side == BUY else BUY, "MARKET", Decimal(0),
+                        cid)
+
+
 # -- the branches -----------------------------------------------------------------------------
 def _recover(s: EngineSnapshot, view: ExchangeView, ours: list[OrderState],
-             notes: list[str]) -> Decision:
+             notes: list[str], why: str = "") -> Decision:
     missing = [o.client_order_id for o in s.pending_orders if o.client_order_id not in view.orders]
     if missing:                                 # a bug in the caller, not a fact about the exchange
         raise ValueError(f"the view must hold every pending client id; missing {', '.join(missing)}")
@@ -122,7 +183,7 @@ def _recover(s: EngineSnapshot, view: ExchangeView, ours: list[OrderState],
               f"or not placed)" for r in not_found]
     if not all(st.final for st in perp):
         lines.append("a COIN-M order is still open: the position is checked once the pair is done")
-    return Decision(RECOVER, f"{s.pair_kind} of trade {s.trade.trade_id} was in flight: resolving "
+    return Decision(RECOVER, f"{s.pair_kind} of trade {s.trade.trade_id} was in flight{why}: resolving "
                     f"its {len(s.pending_orders)} order(s) ({len(known)} known to the exchange, "
                     f"{len(not_found)} not)", lines + notes, s, s.baseline_contracts, known, not_found)
 

@@ -1,7 +1,9 @@
 """The engine's persistent state (design §10): one JSON file per symbol pair, replaced atomically.
 
-Written on every transition and before every order is sent, so a process killed at any instant
-leaves either the previous snapshot or the new one — never half of one. On start the snapshot is
+Written on every transition and before every order is sent — except an entry's two legs, which
+leave first and are written while they travel: their client ids derive from `next_trade_id`, saved
+beforehand, so a restart can still find them. A process killed at any instant leaves either the
+previous snapshot or the new one — never half of one. On start the snapshot is
 loaded and reconciled with the exchange (reconcile.py). A file that cannot be read exactly is an
 error that stops the start, never a silent reset: a lost snapshot could mean a forgotten hedge.
 
@@ -36,7 +38,7 @@ PAIR_KINDS = (None, "entry", "exit")
 # Keys that may be missing from a file (their defaults apply). Everything else is required: a
 # trade's exposure or an order's intent must never silently become a default.
 _OPTIONAL = {
-    "EngineSnapshot": frozenset({"extra"}),
+    "EngineSnapshot": frozenset({"extra", "next_trade_id"}),   # next_trade_id: older files lack it
     "OrderRequest": frozenset(),
     "Trade": frozenset(f.name for f in dataclasses.fields(Trade)
                        if f.default is not dataclasses.MISSING
@@ -68,6 +70,9 @@ class EngineSnapshot:
     income_cursor_ms: int = 0
     seen_tran_ids: tuple[int, ...] = ()
     entry_ids: tuple[str, ...] = ()
+    # the id the next entry will use, on disk before that entry's orders leave: a FLAT file with it
+    # tells a restart which client ids to look for when the entry's own record never got written
+    next_trade_id: str | None = None
     extra: dict = field(default_factory=dict)     # future fields; plain JSON values on load
 
     def __post_init__(self) -> None:

@@ -76,6 +76,9 @@ class Trader:
         self.baseline_contracts: Decimal | None = None
         self.entries = self.rescued_entries = 0
         self.entry_ids: list[str] = []           # every trade id sent, whatever became of it
+        # the next entry's trade id, saved before that entry sends anything (see start_entry)
+        self.next_trade_id = ""
+        self.next_trade_id = self._fresh_trade_id(int(time.time() * 1000))
         # what every pair so far did to the accounts, exactly: spot BTC (net of BTC commissions)
         # and contracts. The exchange must agree with these to the unit.
         self.spot_btc_net = Decimal(0)
@@ -178,7 +181,9 @@ class Trader:
 
     # -- persistence ------------------------------------------------------------------------
     def on_orders_created(self, requests: list[OrderRequest]) -> None:
-        """Called by the executor (any thread) before it sends: the ids reach the disk first."""
+        """Called by the executor (any thread) before it sends an exit, a rescue or a remainder:
+        their ids reach the disk first. For an entry it comes once both legs are answered, with
+        nothing new (start_entry put the legs in `pending`): the record is written then."""
         with self._lock:
             self.pending.extend(requests)
             self.save()
@@ -195,7 +200,7 @@ class Trader:
                 last_exit_ms=self.last_exit_ms,
                 income_cursor_ms=funding.cursor_ms if funding else 0,
                 seen_tran_ids=tuple(funding.seen_ids()) if funding else (),
-                entry_ids=tuple(self.entry_ids))
+                entry_ids=tuple(self.entry_ids), next_trade_id=self.next_trade_id)
 
     def save(self) -> None:
         if self.store is None or self.s.dry_run:
@@ -217,6 +222,24 @@ class Trader:
             self.entry_ids = list(snap.entry_ids)
             self.pair_kind = snap.pair_kind
             self.pending = list(snap.pending_orders)
+            # the saved reservation is kept: a FLAT file already names it, and a restart looks
+            # for its orders. A used (or missing) one is replaced.
+            if snap.next_trade_id is not None and self._unused(snap.next_trade_id):
+                self.next_trade_id = snap.next_trade_id
+            elif not self._unused(self.next_trade_id):
+                self.next_trade_id = self._fresh_trade_id(int(time.time() * 1000))
+
+    def _unused(self, trade_id: str) -> bool:
+        return trade_id not in self.entry_ids and (self.trade is None
+                                                   or self.trade.trade_id != trade_id)
+
+    def _fresh_trade_id(self, now_ms: int) -> str:
+        """`T<ms>`, never one this run or the restored history already used: a repeated trade id
+        would repeat client order ids."""
+        ms = now_ms
+        while not self._unused(f"T{ms}") or f"T{ms}" == self.next_trade_id:
+            ms += 1
+        return f"T{ms}"
 
     # -- entries ----------------------------------------------------------------------------
     def _maybe_enter(self, ev, market, now_ms: int) -> None:
@@ -278,7 +301,11 @@ class Trader:
             log.info("[SKIP] %s", reason)
 
     def start_entry(self, plan: EntryPlan, spread: float, now_ms: int, trigger_ns: int = 0) -> None:
-        trade_id = f"T{now_ms}"
+        """The legs leave before the state file records them (the write's fsyncs would delay
+        them; the execution thread writes it once both answers are in): the trade id was
+        reserved and saved while FLAT, so a restart after a crash in between finds the legs by
+        their client ids (reconcile.reserved_entry)."""
+        trade_id = self.next_trade_id
         maker = plan.execution_mode == "maker"
         spot_req = OrderRequest(SPOT, self.spot_rules.symbol, plan.spot_side,
                                 "LIMIT_MAKER" if maker else "MARKET", plan.spot_qty,
@@ -292,13 +319,17 @@ class Trader:
         self.epoch += 1
         self.entries += 1
         self.entry_ids.append(trade_id)
+        self.next_trade_id = self._fresh_trade_id(now_ms)   # saved with this entry's record
         self._last_block = None
         self.trade = Trade(trade_id, plan.direction, now_ms, spread, gross_edge_bps=plan.edge_bps,
                            net_edge_bps=plan.net_edge_bps)
-        log.info("[ENTRY] %s %s | spread %+.2f bps", trade_id, plan.describe(), spread)
+        with self._lock:                          # any save from now on names both legs
+            self.pending = [spot_req, perp_req]
         self.executor.submit(PairSpec(trade_id, "entry", spot_req, perp_req, _px(plan.spot_vwap),
                                       _px(plan.perp_vwap), self.spot_rules, self.perp_rules,
-                                      trigger_ns))
+                                      trigger_ns), record_first=False)
+        # said once the legs are on their way: a log line costs tens of µs
+        log.info("[ENTRY] %s %s | spread %+.2f bps", trade_id, plan.describe(), spread)
 
     def _entry_done(self, r: PairResult, now_ms: int) -> None:
         assert self.trade is not None

@@ -8,7 +8,7 @@ import pytest
 
 from arbitrage.models import BUY, COINM, SELL, SPOT, OrderRequest, OrderState
 from arbitrage.reconcile import (ADOPT, FRESH, HALT, RECOVER, RESUME, ExchangeView, is_ours,
-                                 reconcile)
+                                 reconcile, reserved_entry, reserved_legs)
 from arbitrage.state import EngineSnapshot
 from arbitrage.strategy.engine import ENTERING, EXITING, FLAT, HALTED, HEDGED, Trade
 
@@ -246,3 +246,95 @@ def test_adopt_clears_a_halt_and_works_without_a_state_file():
     d = reconcile(None, view("4", [order("T2-s-e1", "NEW", "0", "1", market=SPOT)]), adopt=True)
     assert d.action == ADOPT and d.snapshot is None and d.baseline_contracts == D(4)
     assert [o.client_order_id for o in d.to_cancel] == ["T2-s-e1"]
+
+
+# -- the reserved trade id: an entry sent before its record reached the disk ----------------------
+R = "T1723100000999"
+R_S, R_P = f"{R}-s-e1", f"{R}-p-e1"
+
+
+def flat_reserved(**changes) -> EngineSnapshot:
+    return snap(FLAT, next_trade_id=R, saved_ms=77, entry_ids=("T1",), **changes)
+
+
+def reserved_order(cid: str, market: str, side: str, typ: str = "MARKET", status: str = "FILLED",
+                   qty: str = "119", update_ms: int = 1234) -> OrderState:
+    symbol = CM_SYM if market == COINM else SPOT_SYM
+    price = D(0) if typ == "MARKET" else D("60000.5")
+    return OrderState(market, symbol, 7, cid, side, typ, status, D(qty), D(qty), D(0), None, price,
+                      False, update_ms)
+
+
+def test_reserved_legs_are_queried_only_when_flat_with_a_reserved_id():
+    assert reserved_legs(flat_reserved()) == ((SPOT, SPOT_SYM, R_S), (COINM, CM_SYM, R_P))
+    assert reserved_legs(snap(FLAT)) == () and reserved_legs(None) == ()
+    assert reserved_legs(snap(HEDGED, next_trade_id=R)) == ()
+
+
+def test_flat_with_reserved_orders_found_recovers_the_entry():
+    spot = reserved_order(R_S, SPOT, BUY, qty="0.198", update_ms=1500)
+    perp = reserved_order(R_P, COINM, SELL, update_ms=1400)
+    d = reconcile(flat_reserved(), view("-119", orders={R_S: spot, R_P: perp}), adopt=False)
+    assert d.action == RECOVER
+    s = d.snapshot
+    assert (s.engine_state, s.pair_kind) == (ENTERING, "entry")
+    assert s.trade == Trade(R, "buy_spot", 1400, 0.0)
+    assert s.pending_orders == (
+        OrderRequest(SPOT, SPOT_SYM, BUY, "MARKET", D("0.198"), R_S),
+        OrderRequest(COINM, CM_SYM, SELL, "MARKET", D("119"), R_P))
+    assert s.entry_ids == ("T1", R) and s.next_trade_id is None     # R is used now
+    assert d.known == ((s.pending_orders[0], spot), (s.pending_orders[1], perp)) and not d.not_found
+    assert d.message.startswith(f"entry of trade {R} was in flight (its record had not reached "
+                                f"the disk")
+    # the position is checked as for any entry in flight
+    d = reconcile(flat_reserved(), view("-100", orders={R_S: spot, R_P: perp}), adopt=False)
+    assert d.action == HALT and "expects -119" in d.message
+
+
+def test_flat_with_reserved_maker_orders_keeps_prices_and_post_only():
+    spot = reserved_order(R_S, SPOT, SELL, "LIMIT_MAKER", "NEW", "0.2", update_ms=0)
+    perp = reserved_order(R_P, COINM, BUY, "LIMIT", "NEW", "120", update_ms=0)
+    d = reconcile(flat_reserved(), view("0", [spot, perp], {R_S: spot, R_P: perp}), adopt=False)
+    assert d.action == RECOVER
+    s = d.snapshot
+    assert s.trade.direction == "sell_spot" and s.trade.opened_ms == 77    # no order time: saved_ms
+    assert s.pending_orders == (
+        OrderRequest(SPOT, SPOT_SYM, SELL, "LIMIT_MAKER", D("0.2"), R_S, price=D("60000.5")),
+        OrderRequest(COINM, CM_SYM, BUY, "LIMIT", D("120"), R_P, price=D("60000.5"),
+                     time_in_force="GTX"))
+
+
+def test_flat_with_nothing_found_resumes_as_before():
+    s = flat_reserved()
+    d = reconcile(s, view("0", orders={R_S: None, R_P: None}), adopt=False)
+    assert d.action == RESUME and d.snapshot == s and d.snapshot.next_trade_id == R
+    assert reserved_entry(s, {R_S: None, R_P: None}) is None
+
+
+def test_flat_with_only_one_reserved_leg_found():
+    spot = reserved_order(R_S, SPOT, BUY, qty="0.198")
+    d = reconcile(flat_reserved(), view("0", orders={R_S: spot, R_P: None}), adopt=False)
+    assert d.action == RECOVER and d.snapshot.trade.direction == "buy_spot"
+    # the perp leg was never sent: a stand-in the recovery queries and finds not placed
+    stand_in = OrderRequest(COINM, CM_SYM, SELL, "MARKET", D(0), R_P)
+    assert d.snapshot.pending_orders[1] == stand_in and d.not_found == (stand_in,)
+    assert any(f"{R_P} on BTCUSD_PERP: the exchange has no such order" in x for x in d.details)
+    # only the perp leg: the direction is the opposite of its side
+    perp = reserved_order(R_P, COINM, BUY)
+    d = reconcile(flat_reserved(), view("119", orders={R_S: None, R_P: perp}), adopt=False)
+    assert d.action == RECOVER and d.snapshot.trade.direction == "sell_spot"
+    assert d.snapshot.pending_orders[0] == OrderRequest(SPOT, SPOT_SYM, SELL, "MARKET", D(0), R_S)
+
+
+def test_reserved_legs_must_be_queried():
+    with pytest.raises(ValueError, match=R_P):
+        reconcile(flat_reserved(), view("0", orders={R_S: None}), adopt=False)
+
+
+def test_adopt_drops_an_unrecorded_entry_and_retires_its_id():
+    spot = reserved_order(R_S, SPOT, BUY, "LIMIT_MAKER", "NEW", "0.198")
+    d = reconcile(flat_reserved(), view("0", [spot], {R_S: spot, R_P: None}), adopt=True)
+    assert d.action == ADOPT and d.to_cancel == (spot,)
+    assert d.snapshot.engine_state == FLAT and d.snapshot.next_trade_id is None
+    assert R in d.snapshot.entry_ids
+    assert any(f"trade {R} (ENTERING" in x for x in d.details)
