@@ -90,11 +90,19 @@ class OrderBook:
     def apply(self, bids: Iterable[Level], asks: Iterable[Level], update_id: int | None = None,
               event_ms: int | None = None, recv_ns: int | None = None) -> None:
         """Absolute quantities per level; qty 0 removes the level."""
-        set_bid, set_ask = self._bids.set, self._asks.set
-        for price, qty in bids:
-            set_bid(price, qty)
-        for price, qty in asks:
-            set_ask(price, qty)
+        # _Side.set inlined: this loop runs for every level of every diff (the hot path)
+        for side, rows in ((self._bids, bids), (self._asks, asks)):
+            levels, keys, sign = side.levels, side.keys, side.sign
+            for price, qty in rows:
+                if qty <= 0.0:
+                    # removing a level we never held is normal (beyond our snapshot depth)
+                    if levels.pop(price, None) is not None:
+                        del keys[bisect_left(keys, sign * price)]
+                elif price in levels:
+                    levels[price] = qty
+                else:
+                    insort(keys, sign * price)
+                    levels[price] = qty
         if update_id is not None:
             self.last_update_id = update_id
         if event_ms is not None:
@@ -107,6 +115,11 @@ class OrderBook:
 
     def best_ask(self) -> Level | None:
         return self._asks.best()
+
+    def best_prices(self) -> tuple[float | None, float | None]:
+        """(best bid, best ask) prices in one call: read after every event by the strategy."""
+        bid_keys, ask_keys = self._bids.keys, self._asks.keys
+        return (bid_keys[-1] if bid_keys else None), (-ask_keys[-1] if ask_keys else None)
 
     def mid(self) -> float | None:
         bid, ask = self._bids.best(), self._asks.best()
@@ -358,15 +371,17 @@ class DepthSync:
         return False
 
     def _apply_live(self, diff: DepthDiff) -> bool:
-        local = self.book.last_update_id
+        book, rule = self.book, self.rule
+        local = book.last_update_id
         assert local is not None
-        if self.rule.ignore_after_sync(diff, local):
+        if rule.ignore_after_sync(diff, local):
             return False
-        reason = self.rule.gap(diff, local)
+        reason = rule.gap(diff, local)
         if reason is not None:
             return self._restart(reason, diff)
-        self._apply(diff)
-        if self.book.crossed():
+        book.apply(diff.bids, diff.asks, diff.final_id, diff.event_ms, diff.recv_ns)
+        self.applied += 1
+        if book.crossed():
             return self._restart(self._crossed_reason(diff), None)
         return False
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -27,6 +26,7 @@ from arbitrage.marketdata import MarketData
 from arbitrage.models import (BookTicker, DepthDiff, DepthSnapshot, MarkPrice, SnapshotResult, StreamStatus,
                               SymbolRules)
 from arbitrage.evaluation import Evaluation, evaluate
+from arbitrage.queueing import Empty, EventQueue
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier
 from decimal import Decimal
 
@@ -83,13 +83,14 @@ class Bot:
         self.spot_rules = spot_rules
         self.perp_rules = perp_rules
         self.contract_size = float(perp_rules.contract_size or 0)
-        self.events: queue.Queue = queue.Queue(maxsize=QUEUE_MAX)
+        self.events = EventQueue(QUEUE_MAX)
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rest")
         self.market = MarketData(spot_rules.symbol, perp_rules.symbol, self._request_snapshot,
                                  verify=settings.verify_books)
         self.evaluation = Evaluation()
         self._enter_bps = float(settings.enter_bps)          # converted once, not per event
         self._cap_btc = float(settings.max_q_btc_frontier)
+        self._min_v_usd = float(settings.min_v_usd)
         self._trigger_ns = 0        # receive time of the newest book/mark event applied
         self.last_invariant = None
         self.stats = RunStats()
@@ -137,7 +138,7 @@ class Bot:
                     log.warning("[STREAM] %s: malformed message skipped: %s", connection, exc)
                 return
             if event is not None:
-                self._put(event)
+                self._put(event, droppable=True)
         return on_message
 
     def _on_status_for(self, connection: str):
@@ -145,12 +146,14 @@ class Bot:
             self._put(StreamStatus(connection, connected, reason, time.time_ns()))
         return on_status
 
-    def _put(self, event) -> None:
-        try:
-            self.events.put(event, timeout=1.0)
-        except queue.Full:
+    def _put(self, event, droppable: bool = False) -> None:
+        """Market data is `droppable` when the engine is QUEUE_MAX events behind (a lost diff is a
+        gap: that book resyncs); everything else is the answer to something the bot asked for."""
+        if not self.events.put(event, force=not droppable):
             self.stats.queue_full += 1
-            log.error("engine queue full: dropping an event (the books will resync)")
+            if self.stats.queue_full == 1 or self.stats.queue_full % 1000 == 0:
+                log.error("engine queue full (%d events behind): dropped %d market event(s) so "
+                          "far; the books resync", self.events.qsize(), self.stats.queue_full)
 
     def _record(self, recv_ns: int, raw: str) -> None:
         with self._record_lock:
@@ -314,7 +317,7 @@ class Bot:
         """One turn of the engine: an event (or a tick), evaluation, timers, status."""
         try:
             event = self.events.get(timeout=tick)
-        except queue.Empty:
+        except Empty:
             event = None
         now_ns = time.time_ns()
         changed = self._handle(event, now_ns) if event is not None else False
@@ -347,39 +350,45 @@ class Bot:
         self.check_invariant()
 
     def _handle(self, event, now_ns: int) -> bool:
-        if isinstance(event, DepthDiff):
+        """Route one event; True when a book or the mark changed (the strategy re-evaluates)."""
+        # market data first and by exact type: this runs for every message
+        kind = type(event)
+        if kind is DepthDiff:
             self._trigger_ns = event.recv_ns
             return self.market.on_diff(event)
-        if isinstance(event, MarkPrice):
-            self._trigger_ns = event.recv_ns
-            return self.market.on_mark(event)
-        if isinstance(event, SnapshotResult):
-            return self.market.on_snapshot(event, now_ns)
-        if isinstance(event, PairDone):
-            if event.result.spec.kind == "exit" and self.accounting is not None:
-                # funding paid while the trade was open goes in before its close row (net_btc)
-                try:
-                    self._fetch_income_now()
-                except (BinanceError, OSError) as exc:
-                    log.warning("income (funding) unavailable before the close: %s", _short(exc))
-            spec = event.result.spec
-            if spec.kind == "entry" and spec.trigger_ns and all(event.result.sent_ns):
-                self.stats.entry_latency.append((spec.trade_id, spec.trigger_ns, *event.result.sent_ns))
-            self.trader.on_pair_done(event.result, now_ns // 1_000_000)
-            return True
-        if isinstance(event, AccountUpdate):
-            self.trader.on_account(event)
-            return False
-        if isinstance(event, IncomeUpdate):
-            self._on_income(event.rows)
-            return False
-        if isinstance(event, BookTicker):
+        if kind is BookTicker:
             self.market.on_ticker(event)
             return False
-        if isinstance(event, StreamStatus):
+        if kind is MarkPrice:
+            self._trigger_ns = event.recv_ns
+            return self.market.on_mark(event)
+        if kind is SnapshotResult:
+            return self.market.on_snapshot(event, now_ns)
+        if kind is PairDone:
+            self._on_pair_done(event.result, now_ns)
+            # an entry decided right now is caused by the finished pair, not by a market message:
+            # no event-to-order time is taken for it
+            self._trigger_ns = 0
+            return True
+        if kind is AccountUpdate:
+            self.trader.on_account(event)
+        elif kind is IncomeUpdate:
+            self._on_income(event.rows)
+        elif kind is StreamStatus:
             self.market.on_stream_status(event)
-            return False
         return False
+
+    def _on_pair_done(self, result, now_ns: int) -> None:
+        spec = result.spec
+        if spec.kind == "exit" and self.accounting is not None:
+            # funding paid while the trade was open goes in before its close row (net_btc)
+            try:
+                self._fetch_income_now()
+            except (BinanceError, OSError) as exc:
+                log.warning("income (funding) unavailable before the close: %s", _short(exc))
+        if spec.kind == "entry" and spec.trigger_ns and all(result.sent_ns):
+            self.stats.entry_latency.append((spec.trade_id, spec.trigger_ns, *result.sent_ns))
+        self.trader.on_pair_done(result, now_ns // 1_000_000)
 
     def _on_timer(self, now_ns: int) -> None:
         self.market.on_timer(now_ns)
@@ -417,7 +426,7 @@ class Bot:
             st.spread_min = ev.spread_bps if st.spread_min is None else min(st.spread_min, ev.spread_bps)
             st.spread_max = ev.spread_bps if st.spread_max is None else max(st.spread_max, ev.spread_bps)
         if not ev.blocks:
-            min_v = float(self.s.min_v_usd)
+            min_v = self._min_v_usd
             for f in (ev.buy, ev.sell):
                 if f.size_usd >= min_v:
                     st.opportunities[f.direction] += 1

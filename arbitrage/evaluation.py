@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from arbitrage.marketdata import MarketData
-from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier, compute_frontier
-from arbitrage.strategy.risk import MarketLimits, market_blocks
+from arbitrage.strategy.frontier import (BUY_SPOT, SELL_SPOT, Frontier, below_threshold,
+                                         compute_frontier)
+from arbitrage.strategy.risk import MarketLimits, market_blocks, market_clear
 from arbitrage.strategy.signals import spread_bps
 
 
@@ -27,16 +28,35 @@ def evaluate(md: MarketData, limits: MarketLimits, contract_size: float, enter_b
              cap_btc: float, now_ns: int, ev: Evaluation) -> Evaluation:
     """Fill `ev` (reused: no allocation per event beyond the results) and return it."""
     ev.at_ns = now_ns
-    ev.blocks = market_blocks(*md.feed_states(), now_ns, limits)
-    if not (md.spot.ready and md.perp.ready):
+    spot_sync, perp_sync, mark = md.spot, md.perp, md.mark
+    spot_ready, perp_ready = spot_sync.ready, perp_sync.ready
+    if market_clear(spot_ready, spot_sync.book.last_recv_ns or 0, perp_ready,
+                    perp_sync.book.last_recv_ns or 0, mark.recv_ns if mark else None, now_ns,
+                    limits):
+        ev.blocks = []
+    else:
+        ev.blocks = market_blocks(*md.feed_states(), now_ns, limits)
+    if not (spot_ready and perp_ready):
         ev.buy = ev.sell = None
         ev.spread_bps = None
         return ev
-    spot_book, perp_book = md.spot.book, md.perp.book
-    ev.buy = compute_frontier(BUY_SPOT, spot_book.iter_asks(), perp_book.iter_bids(),
-                              contract_size, enter_bps, cap_btc)
-    ev.sell = compute_frontier(SELL_SPOT, spot_book.iter_bids(), perp_book.iter_asks(),
-                               contract_size, enter_bps, cap_btc)
-    mid = spot_book.mid()
-    ev.spread_bps = spread_bps(md.mark.mark, mid) if (md.mark and mid) else None
+    spot, perp = spot_sync.book, perp_sync.book
+    spot_bid, spot_ask = spot.best_prices()
+    perp_bid, perp_ask = perp.best_prices()
+    if spot_bid is None or spot_ask is None or perp_bid is None or perp_ask is None:
+        ev.buy = compute_frontier(BUY_SPOT, spot.iter_asks(), perp.iter_bids(), contract_size,
+                                  enter_bps, cap_btc)
+        ev.sell = compute_frontier(SELL_SPOT, spot.iter_bids(), perp.iter_asks(), contract_size,
+                                   enter_bps, cap_btc)
+        ev.spread_bps = None
+        return ev
+    # the walk only when the best prices already clear ENTER_BPS: most events never touch a
+    # level beyond the top of either book
+    ev.buy = (below_threshold(BUY_SPOT, spot_ask, perp_bid, enter_bps)
+              or compute_frontier(BUY_SPOT, spot.iter_asks(), perp.iter_bids(), contract_size,
+                                  enter_bps, cap_btc))
+    ev.sell = (below_threshold(SELL_SPOT, spot_bid, perp_ask, enter_bps)
+               or compute_frontier(SELL_SPOT, spot.iter_bids(), perp.iter_asks(), contract_size,
+                                   enter_bps, cap_btc))
+    ev.spread_bps = spread_bps(mark.mark, (spot_bid + spot_ask) / 2.0) if mark else None
     return ev

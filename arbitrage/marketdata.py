@@ -37,6 +37,7 @@ class MarketData:
         self.spot = DepthSync(spot_symbol, "spot")
         self.perp = DepthSync(coinm_symbol, "coinm")
         self.coinm_symbol = coinm_symbol
+        self._names = (f"spot {spot_symbol}", f"perp {coinm_symbol}", f"mark {coinm_symbol}")
         self.mark: MarkPrice | None = None
         self.counters = FeedCounters()
         self._request = request_snapshot
@@ -122,13 +123,12 @@ class MarketData:
 
     # -- views for the strategy -------------------------------------------------------------
     def feed_states(self) -> tuple[FeedState, FeedState, FeedState]:
-        def book_state(label: str, sync: DepthSync) -> FeedState:
-            return FeedState(f"{label} {sync.book.symbol}", sync.ready,
-                             "" if sync.ready else sync.state, sync.book.last_recv_ns or 0)
-        mark = self.mark
-        return (book_state("spot", self.spot), book_state("perp", self.perp),
-                FeedState(f"mark {self.coinm_symbol}", mark is not None, "",
-                          mark.recv_ns if mark else 0))
+        spot, perp, mark = self.spot, self.perp, self.mark
+        return (FeedState(self._names[0], spot.ready, "" if spot.ready else spot.state,
+                          spot.book.last_recv_ns or 0),
+                FeedState(self._names[1], perp.ready, "" if perp.ready else perp.state,
+                          perp.book.last_recv_ns or 0),
+                FeedState(self._names[2], mark is not None, "", mark.recv_ns if mark else 0))
 
     @property
     def resyncs(self) -> int:

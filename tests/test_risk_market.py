@@ -31,3 +31,23 @@ def test_each_gate_has_its_reason():
     assert r == ["mark BTCUSD_PERP stale (4000 ms > MARK_STALE_MS 3000)"]
     r = market_blocks(*feeds(now, now, 0, spot_ready=False), now, LIMITS)
     assert "spot BTCUSDT book not ready (buffering)" in r and "mark BTCUSD_PERP not received yet" in r
+
+
+def test_market_clear_agrees_with_market_blocks_everywhere_including_the_boundaries():
+    """The engine's fast check must say "clear" exactly when market_blocks has no reason."""
+    import itertools
+    from arbitrage.strategy.risk import market_clear
+    now = 100_000 * MS
+    ages = [0, 499 * MS, 500 * MS, 501 * MS, 2999 * MS, 3000 * MS, 3001 * MS, 5000 * MS, 5001 * MS]
+    checked = blocked = 0
+    for s_age, p_age, m_age, s_ready, p_ready, m_seen in itertools.product(
+            ages, ages, ages, (True, False), (True, False), (True, False)):
+        spot = FeedState("spot", s_ready, "" if s_ready else "buffering", now - s_age)
+        perp = FeedState("perp", p_ready, "" if p_ready else "buffering", now - p_age)
+        mark = FeedState("mark", m_seen, "", now - m_age if m_seen else 0)
+        fast = market_clear(s_ready, now - s_age, p_ready, now - p_age,
+                            now - m_age if m_seen else None, now, LIMITS)
+        assert fast == (market_blocks(spot, perp, mark, now, LIMITS) == []), (s_age, p_age, m_age)
+        checked += 1
+        blocked += not fast
+    assert checked == 9 ** 3 * 8 and 0 < blocked < checked

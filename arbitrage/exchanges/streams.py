@@ -1,7 +1,8 @@
 """Parse one raw market-stream message (spot or COIN-M) into a domain event.
 
-This runs on the WebSocket threads for every message, so it stays lean: one `json.loads`, direct
-key access, and no objects beyond the result. Shapes follow binance-reference §1.2 (combined
+This runs on the WebSocket threads for every message, so it stays lean: one `orjson.loads` (about
+half the time of `json.loads` on these messages, bench/), direct key access, no helper calls per
+field, and no objects beyond the result. Shapes follow binance-reference §1.2 (combined
 envelope), §5.1/§5.3 (depthUpdate), §5.6 (bookTicker) and §6.2 (markPriceUpdate).
 
 A message that is not valid JSON or lacks a field we need raises `StreamParseError` (one type, with
@@ -10,8 +11,9 @@ tolerated: Binance adds fields over time (e.g. `st` on COIN-M depth).
 """
 from __future__ import annotations
 
-import json
 import logging
+
+import orjson
 
 from arbitrage.models import BookTicker, DepthDiff, DepthSnapshot, Level, MarkPrice
 
@@ -31,6 +33,8 @@ def _head(raw: str | bytes) -> str:
 
 
 def _levels(rows: list) -> list[Level]:
+    # float() of Binance's decimal strings: the book and the frontier work in floats; every
+    # number that reaches an order is re-derived in Decimal from the exchange's filters
     return [(float(p), float(q)) for p, q in rows]
 
 
@@ -48,31 +52,25 @@ def _str(value: object) -> str:
 
 
 def _depth(d: dict, recv_ns: int) -> DepthDiff:
-    pu = d.get("pu")  # COIN-M only; spot diffs have no `pu`
-    return DepthDiff(
-        symbol=_str(d["s"]),
-        first_id=_int(d["U"]),
-        final_id=_int(d["u"]),
-        prev_final_id=None if pu is None else _int(pu),
-        bids=_levels(d["b"]),
-        asks=_levels(d["a"]),
-        event_ms=_int(d["E"]),
-        recv_ns=recv_ns,
-    )
+    symbol, first, final, pu, e_ms = d["s"], d["U"], d["u"], d.get("pu"), d["E"]
+    # the ids drive the sequencing rules: anything but an int (a bool, a string) is a wrong shape
+    if (type(symbol) is not str or type(first) is not int or type(final) is not int
+            or type(e_ms) is not int or (pu is not None and type(pu) is not int)):
+        raise TypeError(f"depthUpdate field of the wrong type: s={symbol!r} U={first!r} "
+                        f"u={final!r} pu={pu!r} E={e_ms!r}")
+    return DepthDiff(symbol, first, final, pu, _levels(d["b"]), _levels(d["a"]), e_ms, recv_ns)
 
 
 def _ticker(d: dict, recv_ns: int) -> BookTicker:
-    e_ms = d.get("E")  # spot bookTicker carries no event time
-    return BookTicker(
-        symbol=_str(d["s"]),
-        update_id=_int(d["u"]),
-        bid=float(_str(d["b"])),
-        bid_qty=float(_str(d["B"])),
-        ask=float(_str(d["a"])),
-        ask_qty=float(_str(d["A"])),
-        event_ms=None if e_ms is None else _int(e_ms),
-        recv_ns=recv_ns,
-    )
+    symbol, update_id, e_ms = d["s"], d["u"], d.get("E")   # spot bookTicker carries no `E`
+    if (type(symbol) is not str or type(update_id) is not int
+            or (e_ms is not None and type(e_ms) is not int)):
+        raise TypeError(f"bookTicker field of the wrong type: s={symbol!r} u={update_id!r} E={e_ms!r}")
+    bid, bid_qty, ask, ask_qty = d["b"], d["B"], d["a"], d["A"]
+    if type(bid) is not str or type(bid_qty) is not str or type(ask) is not str or type(ask_qty) is not str:
+        raise TypeError(f"bookTicker price/qty not strings: {bid!r} {bid_qty!r} {ask!r} {ask_qty!r}")
+    return BookTicker(symbol, update_id, float(bid), float(bid_qty), float(ask), float(ask_qty),
+                      e_ms, recv_ns)
 
 
 def _mark(d: dict, recv_ns: int) -> MarkPrice:
@@ -93,8 +91,8 @@ def parse_message(raw: str | bytes, recv_ns: int) -> DepthDiff | MarkPrice | Boo
     """One raw stream message -> a domain event, or None for messages the bot does not use
     (trades, subscription replies, partial-depth snapshots, server notices)."""
     try:
-        msg = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        msg = orjson.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:  # orjson.JSONDecodeError is a ValueError
         raise StreamParseError(f"not JSON ({exc}): {_head(raw)!r}") from None
     try:
         data = msg["data"] if "stream" in msg and "data" in msg else msg

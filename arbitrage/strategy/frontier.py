@@ -13,8 +13,7 @@ the levels the frontier needs, never the whole book.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from arbitrage.models import Level
 
@@ -22,8 +21,9 @@ BUY_SPOT = "buy_spot"    # perp rich: buy spot (walk spot asks), sell perp (walk
 SELL_SPOT = "sell_spot"  # perp cheap: sell spot (walk spot bids), buy perp (walk perp asks)
 
 
-@dataclass(frozen=True, slots=True)
-class Frontier:
+class Frontier(NamedTuple):
+    """Immutable; a NamedTuple because one is built per direction after every book event and a
+    frozen dataclass costs several times as much to construct."""
     direction: str
     top_edge_bps: float | None   # edge of the first infinitesimal unit (best prices); None: empty book
     size_usd: float              # largest V with average edge >= enter_bps (after the cap); 0: none
@@ -45,6 +45,24 @@ def _edge_bps(direction: str, spot_btc: float, perp_btc: float) -> float:
     if direction == BUY_SPOT:
         return (spot_btc / perp_btc - 1.0) * 1e4
     return (perp_btc / spot_btc - 1.0) * 1e4
+
+
+def top_edge_bps(direction: str, spot_best: float, perp_best: float) -> float:
+    """Edge of the first infinitesimal unit: `spot_best` is the spot price you hit (ask when buying
+    spot), `perp_best` the perp price you hit."""
+    if direction == BUY_SPOT:
+        return (perp_best / spot_best - 1.0) * 1e4
+    return (spot_best / perp_best - 1.0) * 1e4
+
+
+def below_threshold(direction: str, spot_best: float, perp_best: float,
+                    enter_bps: float) -> Frontier | None:
+    """The answer without a walk when even the best prices miss ENTER_BPS (the usual case):
+    deeper levels are only worse, so nothing is tradable. None: the walk is needed."""
+    top = top_edge_bps(direction, spot_best, perp_best)
+    if top < enter_bps:
+        return Frontier(direction, top, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, False, 2)
+    return None
 
 
 def _usd_levels(levels: Iterable[Level], contract_size: float | None) -> Iterator[tuple[float, float]]:
@@ -69,8 +87,11 @@ def compute_frontier(direction: str, spot_levels: Iterable[Level], perp_levels: 
     pp = next(perp_it, None)
     if sp is None or pp is None:
         return Frontier(direction, None, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, False, 0)
+    quick = below_threshold(direction, sp[0], pp[0], enter_bps)
+    if quick is not None:
+        return quick
     sign = 1.0 if direction == BUY_SPOT else -1.0
-    top_edge = (((pp[0] / sp[0]) if sign > 0 else (sp[0] / pp[0])) - 1.0) * 1e4
+    top_edge = top_edge_bps(direction, sp[0], pp[0])
     k = 1.0 + enter_bps / 1e4        # required ratio of the legs' BTC amounts
     s_price, s_left = sp
     p_price, p_left = pp

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from arbitrage.models import CoinmAccount, MarginAsset, SpotAccount
 from arbitrage.strategy.entry import EntryPlan
 from arbitrage.strategy.frontier import BUY_SPOT
 
 
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What the gates need to know about one book or the mark, read off the engine's state."""
+class FeedState(NamedTuple):
+    """What the gates need to know about one book or the mark, read off the engine's state.
+    (A NamedTuple: three are built after every book event.)"""
     name: str                 # "spot BTCUSDT", "perp BTCUSD_PERP", "mark BTCUSD_PERP"
     ready: bool
     why_not_ready: str        # e.g. "buffering", "awaiting_snapshot"; "" when ready
@@ -56,6 +56,17 @@ def market_blocks(spot: FeedState, perp: FeedState, mark: FeedState, now_ns: int
         if skew > limits.max_skew_ms:
             reasons.append(f"book skew {skew:.0f} ms > MAX_BOOK_SKEW_MS {limits.max_skew_ms:.0f}")
     return reasons
+
+
+def market_clear(spot_ready: bool, spot_ns: int, perp_ready: bool, perp_ns: int,
+                 mark_ns: int | None, now_ns: int, limits: MarketLimits) -> bool:
+    """`market_blocks(...) == []` without building its inputs or its reasons: the engine asks
+    after every book event, and the answer is almost always yes. Same comparisons, same units."""
+    return (spot_ready and perp_ready and mark_ns is not None
+            and (now_ns - spot_ns) / 1e6 <= limits.book_stale_ms
+            and (now_ns - perp_ns) / 1e6 <= limits.book_stale_ms
+            and (now_ns - mark_ns) / 1e6 <= limits.mark_stale_ms
+            and abs(spot_ns - perp_ns) / 1e6 <= limits.max_skew_ms)
 
 
 # --- account gates (design §6) ------------------------------------------------------------------
