@@ -8,7 +8,7 @@ RUN_SECONDS ?= 60
 
 CHAOS_MINUTES ?= 10
 
-.PHONY: demo test chaos check-captures clean
+.PHONY: demo test chaos bench check-captures clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(BIN)/.installed
 # The bot against a local exchange injecting every fault at random; a table and exit code at the end.
 chaos: $(BIN)/.installed
 	$(BIN)/python -m app.chaos --minutes $(CHAOS_MINUTES)
+
+# Speed figures (not tests): replay throughput vs json.loads, per-event costs, event-to-order
+# latency, start-up, peak RSS of the demo. One table, under two minutes.
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench
 
 # Rebuild the books from the real captures in ../shared/data and compare with Binance's bookTicker:
 # offline, then replayed by the local exchange into the running bot.

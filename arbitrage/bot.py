@@ -62,6 +62,7 @@ class RunStats:
     ended_ns: int = 0
     evaluations: int = 0
     synced_after_s: float | None = None
+    ready_after_s: float | None = None      # market gates clear and the account read
     spread_min: float | None = None
     spread_max: float | None = None
     opportunities: dict[str, int] = field(default_factory=lambda: {BUY_SPOT: 0, SELL_SPOT: 0})
@@ -421,6 +422,10 @@ class Bot:
         if self.stats.synced_after_s is None:
             self.stats.synced_after_s = (now_ns - self.stats.started_ns) / 1e9
             log.info("both books synced after %.2f s", self.stats.synced_after_s)
+        if self.stats.ready_after_s is None and not ev.blocks and self.trader.account_ready():
+            self.stats.ready_after_s = (now_ns - self.stats.started_ns) / 1e9
+            log.info("[READY] trading allowed after %.2f s: books synced, mark and account read",
+                     self.stats.ready_after_s)
         st = self.stats
         if ev.spread_bps is not None:
             st.spread_min = ev.spread_bps if st.spread_min is None else min(st.spread_min, ev.spread_bps)

@@ -105,6 +105,11 @@ class Trader:
                            float(self.s.max_hold_sec)) == "timeout":
                 self.start_exit("timeout", evaluation.spread_bps, now_ms)
 
+    def account_ready(self) -> bool:
+        """Both accounts have been read at least once without error (the gates can judge)."""
+        a = self.account
+        return a is not None and not a.error and a.coinm is not None
+
     def on_account(self, update: AccountUpdate) -> None:
         self.account = update
         if update.error or update.coinm is None:
@@ -148,10 +153,16 @@ class Trader:
         self.outside_changes += 1
         self.contracts_net += delta
         t = self.trade
-        if self.state != HEDGED or t is None:
-            log.warning("[HEDGE] %s contracts traded outside the bot while flat", delta)
+        # Only what happened while the current trade was open changes it. An earlier fill (a
+        # sweep finds it after the fact) hit a trade that is closed: its exit closed what the
+        # exchange said was left, so the position already reflects it.
+        mine = sum((f.qty if f.side == BUY else -f.qty for f in outside
+                    if t is not None and f.time_ms >= t.opened_ms), Decimal(0))
+        if self.state != HEDGED or t is None or not mine:
+            log.warning("[HEDGE] %s contracts traded outside the bot while no trade of it was "
+                        "open", delta)
             return
-        held = t.contracts + delta
+        held = t.contracts + mine
         log.warning("[HEDGE] %s: COIN-M position changed outside the bot (liquidation/ADL?) from "
                     "%s to %s contracts: closing the trade", t.trade_id, t.contracts, held)
         self.trade = t.closed(contracts=held, notes=t.notes + (f"changed outside to {held}",))

@@ -92,3 +92,4 @@ def test_slow_answers_do_not_break_the_pair(sim):
     r.wait_closed_trades(1)
     assert sim.fault_counts()["slow"] == 3
     r.assert_exchange_agrees()
+

@@ -1,0 +1,141 @@
+"""`python -m bench` (`make bench`): the speed figures of the bot, one table, in under two minutes.
+
+Not part of the test suite: figures depend on the machine; the table says which one. Order of the
+runs: start-up (three short runs, nothing else running), then the one-minute demo for its memory
+in the background while the CPU-bound replay runs in this process (the replay's ratio is taken
+against json.loads in the same moments, so it is unaffected by what else runs), then, alone, the
+event-to-order latency against a local exchange in its own process.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bench import latency, replay, startup
+from bench.botkit import build_bot, quiet
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+TARGETS = {"ratio": 1.5, "e2o_ms": 1.0, "skew_ms": 0.5, "startup_s": 2.0, "rss_mb": 100.0}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def verdict(value: float, limit: float) -> str:
+    return "ok" if value <= limit else "MISSED"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DATA, help="folder of the recorded captures")
+    ap.add_argument("--entries", type=int, default=110, help="entries for the latency figure")
+    ap.add_argument("--demo-seconds", type=float, default=60.0)
+    args = ap.parse_args(argv)
+    quiet()
+    began = time.monotonic()
+    import orjson
+    print(f"machine: {platform.system()} {platform.machine()}, {cpu_model()}, "
+          f"{os.cpu_count()} CPUs; Python {platform.python_version()}; orjson {orjson.__version__}",
+          flush=True)
+
+    print("start-up: 3 runs of python -m app.main --venue sim ...", flush=True)
+    ready = [s for s in startup.startup(3) if s is not None]
+
+    print(f"memory: a {args.demo_seconds:g} s demo run in the background ...", flush=True)
+    demo: list[startup.Run] = []
+    demo_thread = threading.Thread(target=lambda: demo.append(startup.run_bot(args.demo_seconds)))
+    demo_thread.start()
+
+    stream = replay.load_captures(args.data)
+    if stream is None:
+        print(f"replay: the captures are not in {args.data}: using a synthetic stream instead",
+              flush=True)
+        stream = replay.synthetic()
+    print(f"replay: {stream.source}, {len(stream.lines):,} messages ...", flush=True)
+    from arbitrage.sim import LocalExchange
+    sim = LocalExchange(source="synthetic", seed=15).start()   # rules and fees for the bot
+    try:
+        def make_bot():
+            return build_bot(sim, "--verify-books")[0]
+        tp = replay.throughput(stream, make_bot)
+        per = replay.per_event(stream, make_bot())
+    finally:
+        sim.stop()
+    demo_thread.join()
+
+    print(f"latency: {args.entries} entries against a local exchange in its own process ...",
+          flush=True)
+    lat = latency.measure(entries=args.entries)
+
+    ratios = [h / j for h, j in zip(tp.hot_s, tp.json_s)]
+    hot = statistics.median(tp.hot_s)
+    rows = [
+        ("replay: hot path / json.loads, same lines", f"{statistics.median(ratios):.2f}x",
+         f"{min(ratios):.2f}-{max(ratios):.2f}x", f"<= {TARGETS['ratio']}x",
+         verdict(statistics.median(ratios), TARGETS["ratio"])),
+        ("replay: messages per second", f"{tp.messages / hot:,.0f}", "", "", ""),
+        ("replay: level updates per second", f"{tp.level_updates / hot:,.0f}", "", "", ""),
+        ("replay: multiple of real time", f"{tp.span_s / hot:,.0f}x", "", "", ""),
+        ("per event: parse a depth diff (us)", f"{pct(per.parse_us, .5):.1f}",
+         f"p99 {pct(per.parse_us, .99):.1f}", "", ""),
+        ("per event: book update of a diff (us)", f"{pct(per.book_us, .5):.1f}",
+         f"p99 {pct(per.book_us, .99):.1f}", "", ""),
+        ("per event: entry evaluation (us)", f"{pct(per.evaluate_us, .5):.1f}",
+         f"p99 {pct(per.evaluate_us, .99):.1f}", "", ""),
+        ("event -> leg at the socket (ms)", f"{pct(lat.e2o_us, .5) / 1e3:.2f}",
+         f"p99 {pct(lat.e2o_us, .99) / 1e3:.2f}", f"p99 <= {TARGETS['e2o_ms']}",
+         verdict(pct(lat.e2o_us, .99) / 1e3, TARGETS["e2o_ms"])),
+        ("  of which event -> bot's send call (ms)", f"{pct(lat.decide_us, .5) / 1e3:.2f}",
+         f"p99 {pct(lat.decide_us, .99) / 1e3:.2f}", "", ""),
+        ("  of which send call -> socket (ms)", f"{pct(lat.build_us, .5) / 1e3:.2f}",
+         f"p99 {pct(lat.build_us, .99) / 1e3:.2f}", "", ""),
+        ("skew between the two legs (ms)", f"{pct(lat.skew_us, .5) / 1e3:.2f}",
+         f"p99 {pct(lat.skew_us, .99) / 1e3:.2f}", f"p99 <= {TARGETS['skew_ms']}",
+         verdict(pct(lat.skew_us, .99) / 1e3, TARGETS["skew_ms"])),
+    ]
+    if ready:
+        rows.append(("start-up to trading allowed (s)", f"{statistics.median(ready):.2f}",
+                     f"{min(ready):.2f}-{max(ready):.2f}", f"<= {TARGETS['startup_s']}",
+                     verdict(max(ready), TARGETS["startup_s"])))
+    else:
+        rows.append(("start-up to trading allowed (s)", "never", "", "", "MISSED"))
+    if demo:
+        rows.append((f"peak RSS, {args.demo_seconds:g} s demo (MB)", f"{demo[0].peak_rss_mb:.0f}",
+                     f"exit {demo[0].exit_code}", f"<= {TARGETS['rss_mb']:.0f}",
+                     verdict(demo[0].peak_rss_mb, TARGETS["rss_mb"])))
+
+    print()
+    print(f"replayed: {tp.source}: {tp.messages:,} messages, {tp.level_updates:,} level updates, "
+          f"{tp.span_s:.0f} s of market; {tp.evaluations:,} entry evaluations; book check "
+          f"against bookTicker: {tp.ticker_checks:,} compared, {tp.ticker_mismatches} mismatches, "
+          f"{tp.resyncs} resyncs")
+    print(f"latency: {lat.entries} entries in {lat.seconds:.0f} s, {len(lat.e2o_us)} legs timed"
+          + (f"; HALTED: {lat.halted}" if lat.halted else ""))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}}  {'median':>10}  {'spread':>16}  {'target':>12}  ")
+    for name, mid, spread, target, ok in rows:
+        print(f"{name:<{width}}  {mid:>10}  {spread:>16}  {target:>12}  {ok}")
+    print(f"bench took {time.monotonic() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
