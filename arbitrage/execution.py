@@ -82,6 +82,20 @@ class PairResult:
         return [self.spot, self.perp, *self.rescues]
 
 
+LEG_HANDOFF_S = 0.002       # longest the engine waits for the leg threads to start
+
+
+def _start_both(pool: ThreadPoolExecutor) -> None:
+    """Make the pool create both of its threads (it creates them lazily, on demand)."""
+    both = threading.Barrier(3)
+    for _ in range(2):
+        pool.submit(both.wait, 5.0)
+    try:
+        both.wait(5.0)
+    except threading.BrokenBarrierError:
+        pass                              # a slow machine: the pool still works, just lazily
+
+
 def client_id(trade_id: str, leg: str, step: str, attempt: int) -> str:
     """Deterministic and unique per order: `<trade>-<s|p>-<e|r|x><n>` (≤ 36 chars, Binance's set)."""
     return f"{trade_id}-{leg}-{step}{attempt}"
@@ -105,6 +119,7 @@ class PairExecutor:
         self.on_created = on_created or (lambda reqs: None)
         self.resolve_delays_s = resolve_delays_s
         self.legs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leg")
+        _start_both(self.legs)              # created now, not by the first entry
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exec")
         self.busy = threading.Event()
         self.orders_sent = 0
@@ -123,14 +138,20 @@ class PairExecutor:
             self.on_created([spec.spot, spec.perp])
         self.busy.set()
         spot, perp = TrackedOrder(spec.spot), TrackedOrder(spec.perp)
-        futs = (self.legs.submit(self._send, spot, spec.spot_px),
-                self.legs.submit(self._send, perp, spec.perp_px))
+        started = (threading.Event(), threading.Event())
+        futs = (self.legs.submit(self._send, spot, spec.spot_px, False, started[0]),
+                self.legs.submit(self._send, perp, spec.perp_px, False, started[1]))
         self.worker.submit(self._complete, spec, spot, perp, futs, not record_first)
+        # Python runs one thread at a time: were the caller to go on with its own work, the leg
+        # threads would wait for it. It waits (briefly, bounded) until both have the interpreter.
+        for event in started:
+            event.wait(LEG_HANDOFF_S)
 
     def recover(self, spec: PairSpec, extra: list[OrderRequest]) -> None:
-        """After a restart: the pair's orders were recorded before they were sent, so each is
-        queried by client id (unknown to the exchange = never placed) and the pair is completed by
-        the same protocol — cancel what is open, rescue or finish the exit. Nothing is re-sent."""
+        """After a restart: the pair's orders are known (recorded before they were sent, or, for
+        an entry, by the reserved trade id's client ids), so each is queried by client id
+        (unknown to the exchange = never placed) and the pair is completed by the same protocol —
+        cancel what is open, rescue or finish the exit. Nothing is re-sent."""
         self.busy.set()
         self.worker.submit(self._recover, spec, extra)
 
@@ -199,9 +220,12 @@ class PairExecutor:
             self.busy.clear()
         self.on_done(result)
 
-    def _send(self, order: TrackedOrder, px_hint: Decimal, patient: bool = False) -> int:
+    def _send(self, order: TrackedOrder, px_hint: Decimal, patient: bool = False,
+              started: threading.Event | None = None) -> int:
         """`patient` (rescues, exits): a rate-limit window is waited out, since the order was
         never sent and leaving the hedge broken is worse than a few seconds' delay."""
+        if started is not None:
+            started.set()
         req = order.request
         if patient:
             self._wait_out_rate_limit(req)

@@ -18,8 +18,11 @@ import gc
 import heapq
 import json
 import time
+from bisect import bisect_left, insort
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from arbitrage.capture import iter_capture
 from arbitrage.exchanges.streams import parse_message, parse_snapshot
@@ -54,6 +57,13 @@ def load_captures(data_dir: Path) -> Stream | None:
     tagged = [_tagged(path, symbol) for path, symbol in zip(paths, (SPOT, PERP))]
     lines = list(heapq.merge(*tagged, key=lambda line: line.recv_ns))
     return Stream(with_marks(lines), f"real captures ({', '.join(CAPTURES)})")
+
+
+def default_streams(stream: Stream) -> Stream:
+    """Only what the bot subscribes to without VERIFY_BOOKS: depth diffs, the mark, snapshots."""
+    keep = [line for line in stream.lines if line.snapshot_of is not None
+            or "@depth" in line.raw[:40] or "@markPrice" in line.raw[:45]]
+    return Stream(keep, stream.source)
 
 
 def _tagged(path: Path, symbol: str) -> list[Line]:
@@ -145,6 +155,33 @@ class HotPath:
             bot._evaluate(line.recv_ns)
 
 
+def floor_pass(lines: list[Line]) -> None:
+    """A lower bound for any pure-Python hot path, for scale: orjson.loads of every line, and for
+    each depth diff the bare minimum of a book update (float() of price and quantity, one dict
+    write or delete, one bisect into a sorted key list), with no sequencing, no objects, no
+    evaluation."""
+    loads = orjson.loads
+    books: dict[str, tuple[dict, list, dict, list]] = {}
+    for line in lines:
+        msg = loads(line.raw)
+        data = msg.get("data") if type(msg) is dict else None
+        if type(data) is not dict or data.get("e") != "depthUpdate":
+            continue
+        bids, bid_keys, asks, ask_keys = books.setdefault(data["s"], ({}, [], {}, []))
+        for rows, levels, keys, sign in ((data["b"], bids, bid_keys, 1.0),
+                                         (data["a"], asks, ask_keys, -1.0)):
+            for p, q in rows:
+                price, qty = float(p), float(q)
+                if qty <= 0.0:
+                    if levels.pop(price, None) is not None:
+                        del keys[bisect_left(keys, sign * price)]
+                elif price in levels:
+                    levels[price] = qty
+                else:
+                    insort(keys, sign * price)
+                    levels[price] = qty
+
+
 @dataclass
 class Throughput:
     source: str
@@ -153,6 +190,8 @@ class Throughput:
     span_s: float
     hot_s: list[float]           # one per pass
     json_s: list[float]
+    orjson_s: list[float]
+    floor_s: list[float]
     evaluations: int
     opportunities: int
     resyncs: int
@@ -184,10 +223,16 @@ def throughput(stream: Stream, make_bot, passes: int = 3) -> Throughput:
         for raw in raws:
             loads(raw)
 
-    hot_s, json_s = [], []
+    def fast() -> None:
+        for raw in raws:
+            orjson.loads(raw)
+
+    hot_s, json_s, orjson_s, floor_s = [], [], [], []
     last: HotPath | None = None
     for _ in range(passes):
         json_s.append(_timed(plain))
+        orjson_s.append(_timed(fast))
+        floor_s.append(_timed(lambda: floor_pass(stream.lines)))
         path = HotPath(make_bot())
         feed, lines = path.feed, stream.lines
 
@@ -201,7 +246,7 @@ def throughput(stream: Stream, make_bot, passes: int = 3) -> Throughput:
     md, st = last.bot.market, last.bot.stats
     checks = [c.counts for c in md.checks.values()]
     return Throughput(stream.source, len(raws), level_updates(stream), stream.span_s, hot_s, json_s,
-                      st.evaluations, sum(st.opportunities.values()), md.resyncs,
+                      orjson_s, floor_s, st.evaluations, sum(st.opportunities.values()), md.resyncs,
                       sum(c.compared for c in checks), sum(c.mismatches for c in checks))
 
 
