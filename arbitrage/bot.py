@@ -108,7 +108,7 @@ class Bot:
         self.executor = PairExecutor(spot, coinm, spot_rules.base_asset,
                                      float(settings.pair_timeout_sec),
                                      float(settings.pair_poll_interval), settings.dry_run,
-                                     on_done=lambda result: self._put(PairDone(result)),
+                                     on_done=self._pair_finished,
                                      on_created=lambda reqs: self.trader.on_orders_created(reqs))
         self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
                              self._request_account, accounting, store)
@@ -272,9 +272,23 @@ class Bot:
             (log.info if result.ok else log.warning)("[LEDGER] %s", line)
 
     def _fetch_income_now(self) -> None:
-        rows = self.coinm_client.income(self.perp_rules.symbol, "FUNDING_FEE",
+        self._on_income(self._income_rows())
+
+    def _income_rows(self) -> list[Income]:
+        # the cursor may be read a moment stale off the engine thread: the dedup drops repeats
+        return self.coinm_client.income(self.perp_rules.symbol, "FUNDING_FEE",
                                         start_ms=self.accounting.funding.cursor_ms or None)
-        self._on_income(rows)
+
+    def _pair_finished(self, result) -> None:
+        """On the execution thread, when a pair is done. An exit's funding is fetched here, so it
+        is booked before the close row (net_btc) without the engine waiting on the network."""
+        income, error = None, None
+        if result.spec.kind == "exit" and self.accounting is not None:
+            try:
+                income = self._income_rows()
+            except (BinanceError, OSError) as exc:
+                error = _short(exc)
+        self._put(PairDone(result, income, error))
 
     def _on_income(self, rows: list[Income]) -> None:
         if self.accounting is None:
@@ -366,7 +380,7 @@ class Bot:
         if kind is SnapshotResult:
             return self.market.on_snapshot(event, now_ns)
         if kind is PairDone:
-            self._on_pair_done(event.result, now_ns)
+            self._on_pair_done(event, now_ns)
             # an entry decided right now is caused by the finished pair, not by a market message:
             # no event-to-order time is taken for it
             self._trigger_ns = 0
@@ -379,14 +393,15 @@ class Bot:
             self.market.on_stream_status(event)
         return False
 
-    def _on_pair_done(self, result, now_ns: int) -> None:
+    def _on_pair_done(self, done: PairDone, now_ns: int) -> None:
+        result = done.result
         spec = result.spec
         if spec.kind == "exit" and self.accounting is not None:
             # funding paid while the trade was open goes in before its close row (net_btc)
-            try:
-                self._fetch_income_now()
-            except (BinanceError, OSError) as exc:
-                log.warning("income (funding) unavailable before the close: %s", _short(exc))
+            if done.income is not None:
+                self._on_income(done.income)
+            else:
+                log.warning("income (funding) unavailable before the close: %s", done.income_error)
         if spec.kind == "entry" and spec.trigger_ns and all(result.sent_ns):
             self.stats.entry_latency.append((spec.trade_id, spec.trigger_ns, *result.sent_ns))
         self.trader.on_pair_done(result, now_ns // 1_000_000)

@@ -47,6 +47,8 @@ class AccountUpdate:
 @dataclass
 class PairDone:
     result: PairResult
+    income: list | None = None          # an exit's funding rows, fetched as it finished
+    income_error: str | None = None     # why they could not be fetched
 
 
 class Trader:

@@ -31,10 +31,10 @@ from bench.botkit import build_bot
 
 REPO = Path(__file__).resolve().parent.parent
 # Often enough for ≥100 entries in well under a minute, small so the book absorbs them. The
-# cool-down after an exit (default 5 s) is cut to 0.2 s: long enough that an entry never waits
+# cool-down after an exit (default 5 s) is cut to 0.1 s: long enough that an entry never waits
 # behind the previous pair's ledger rows (fsynced on the engine thread), as with the default.
 FLAGS = ("--enter-bps", "0.5", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-usd", "100",
-         "--max-q-btc-frontier", "0.02", "--reopen-cooldown-sec", "0.2", "--max-hold-sec", "0.1",
+         "--max-q-btc-frontier", "0.02", "--reopen-cooldown-sec", "0.1", "--max-hold-sec", "0.05",
          "--pair-poll-interval", "0.05",
          "--status-interval", "3600")
 _ORDER_LINE = re.compile(rb"^POST (/api/v3/order|/dapi/v1/order) ")
