@@ -51,6 +51,9 @@ class PairDone:
     income_error: str | None = None     # why they could not be fetched
 
 
+ENTRY_IDS_KEPT = 1000    # trade ids remembered (and saved); new ones are always above the newest
+
+
 class Trader:
     def __init__(self, settings, spot_rules: SymbolRules, perp_rules: SymbolRules,
                  executor: PairExecutor, fees: FeeRates,
@@ -248,8 +251,9 @@ class Trader:
 
     def _fresh_trade_id(self, now_ms: int) -> str:
         """`T<ms>`, never one this run or the restored history already used: a repeated trade id
-        would repeat client order ids."""
-        ms = now_ms
+        would repeat client order ids. Ids only grow (past the newest one kept, whatever the
+        clock says), so the history kept can be bounded."""
+        ms = max([now_ms] + [int(i[1:]) + 1 for i in self.entry_ids[-1:] if i[1:].isdigit()])
         while not self._unused(f"T{ms}") or f"T{ms}" == self.next_trade_id:
             ms += 1
         return f"T{ms}"
@@ -332,6 +336,7 @@ class Trader:
         self.epoch += 1
         self.entries += 1
         self.entry_ids.append(trade_id)
+        del self.entry_ids[:-ENTRY_IDS_KEPT]              # the state file must not grow forever
         self.next_trade_id = self._fresh_trade_id(now_ms)   # saved with this entry's record
         self._last_block = None
         self.trade = Trade(trade_id, plan.direction, now_ms, spread, gross_edge_bps=plan.edge_bps,
