@@ -75,9 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     ready = [s for s in startup.startup(3) if s is not None]
 
     print(f"memory: a {args.demo_seconds:g} s demo run in the background ...", flush=True)
+    # On a machine with two CPUs or more the demo gets one and the replay another, so neither
+    # slows the other (the demo's own threads use a fraction of its CPU).
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    split = len(cpus) >= 2
     demo: list[startup.Run] = []
-    demo_thread = threading.Thread(target=lambda: demo.append(startup.run_bot(args.demo_seconds)))
+    demo_thread = threading.Thread(target=lambda: demo.append(startup.run_bot(
+        args.demo_seconds, cpus={cpus[-1]} if split else None)))
     demo_thread.start()
+    if split:
+        os.sched_setaffinity(0, set(cpus[:-1]))
 
     stream = replay.load_captures(args.data)
     if stream is None:
@@ -97,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sim.stop()
     demo_thread.join()
+    if split:
+        os.sched_setaffinity(0, set(cpus))
 
     print(f"latency: {args.entries} entries against a local exchange in its own process ...",
           flush=True)

@@ -155,31 +155,35 @@ class HotPath:
             bot._evaluate(line.recv_ns)
 
 
-def floor_pass(lines: list[Line]) -> None:
+class FloorBook:
     """A lower bound for any pure-Python hot path, for scale: orjson.loads of every line, and for
     each depth diff the bare minimum of a book update (float() of price and quantity, one dict
     write or delete, one bisect into a sorted key list), with no sequencing, no objects, no
     evaluation."""
-    loads = orjson.loads
-    books: dict[str, tuple[dict, list, dict, list]] = {}
-    for line in lines:
-        msg = loads(line.raw)
-        data = msg.get("data") if type(msg) is dict else None
-        if type(data) is not dict or data.get("e") != "depthUpdate":
-            continue
-        bids, bid_keys, asks, ask_keys = books.setdefault(data["s"], ({}, [], {}, []))
-        for rows, levels, keys, sign in ((data["b"], bids, bid_keys, 1.0),
-                                         (data["a"], asks, ask_keys, -1.0)):
-            for p, q in rows:
-                price, qty = float(p), float(q)
-                if qty <= 0.0:
-                    if levels.pop(price, None) is not None:
-                        del keys[bisect_left(keys, sign * price)]
-                elif price in levels:
-                    levels[price] = qty
-                else:
-                    insort(keys, sign * price)
-                    levels[price] = qty
+
+    def __init__(self) -> None:
+        self.books: dict[str, tuple[dict, list, dict, list]] = {}
+
+    def feed(self, lines: list[Line]) -> None:
+        loads, books = orjson.loads, self.books
+        for line in lines:
+            msg = loads(line.raw)
+            data = msg.get("data") if type(msg) is dict else None
+            if type(data) is not dict or data.get("e") != "depthUpdate":
+                continue
+            bids, bid_keys, asks, ask_keys = books.setdefault(data["s"], ({}, [], {}, []))
+            for rows, levels, keys, sign in ((data["b"], bids, bid_keys, 1.0),
+                                             (data["a"], asks, ask_keys, -1.0)):
+                for p, q in rows:
+                    price, qty = float(p), float(q)
+                    if qty <= 0.0:
+                        if levels.pop(price, None) is not None:
+                            del keys[bisect_left(keys, sign * price)]
+                    elif price in levels:
+                        levels[price] = qty
+                    else:
+                        insort(keys, sign * price)
+                        levels[price] = qty
 
 
 @dataclass
@@ -208,46 +212,52 @@ def level_updates(stream: Stream) -> int:
     return n
 
 
-def _timed(fn) -> float:
-    gc.collect()
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+CHUNKS = 60     # the four measurements take turns chunk by chunk: they see the same machine
 
 
 def throughput(stream: Stream, make_bot, passes: int = 3) -> Throughput:
-    raws = [line.raw for line in stream.lines]
-    loads = json.loads
-
-    def plain() -> None:
-        for raw in raws:
-            loads(raw)
-
-    def fast() -> None:
-        for raw in raws:
-            orjson.loads(raw)
-
+    """Per pass: the lines in CHUNKS consecutive chunks; each chunk goes through json.loads,
+    orjson.loads, the floor and the bot's hot path in turn, each timed, and the four totals are
+    compared. Interleaving this finely keeps a neighbour's burst of CPU from landing on one of
+    the four only (the hot path and the floor keep their state from chunk to chunk)."""
+    lines = stream.lines
+    size = max(1, len(lines) // CHUNKS)
+    chunks = [lines[i:i + size] for i in range(0, len(lines), size)]
+    raw_chunks = [[line.raw for line in chunk] for chunk in chunks]
+    loads, fast_loads, clock = json.loads, orjson.loads, time.perf_counter
     hot_s, json_s, orjson_s, floor_s = [], [], [], []
     last: HotPath | None = None
     for _ in range(passes):
-        json_s.append(_timed(plain))
-        orjson_s.append(_timed(fast))
-        floor_s.append(_timed(lambda: floor_pass(stream.lines)))
-        path = HotPath(make_bot())
-        feed, lines = path.feed, stream.lines
-
-        def hot() -> None:
-            for line in lines:
+        path, floor = HotPath(make_bot()), FloorBook()
+        feed = path.feed
+        t_json = t_fast = t_floor = t_hot = 0.0
+        gc.collect()
+        for chunk, raws in zip(chunks, raw_chunks):
+            t0 = clock()
+            for raw in raws:
+                loads(raw)
+            t1 = clock()
+            for raw in raws:
+                fast_loads(raw)
+            t2 = clock()
+            floor.feed(chunk)
+            t3 = clock()
+            for line in chunk:
                 feed(line)
-
-        hot_s.append(_timed(hot))
+            t4 = clock()
+            t_json, t_fast, t_floor, t_hot = (t_json + t1 - t0, t_fast + t2 - t1,
+                                              t_floor + t3 - t2, t_hot + t4 - t3)
+        json_s.append(t_json)
+        orjson_s.append(t_fast)
+        floor_s.append(t_floor)
+        hot_s.append(t_hot)
         last = path
     assert last is not None
     md, st = last.bot.market, last.bot.stats
     checks = [c.counts for c in md.checks.values()]
-    return Throughput(stream.source, len(raws), level_updates(stream), stream.span_s, hot_s, json_s,
-                      orjson_s, floor_s, st.evaluations, sum(st.opportunities.values()), md.resyncs,
-                      sum(c.compared for c in checks), sum(c.mismatches for c in checks))
+    return Throughput(stream.source, len(lines), level_updates(stream), stream.span_s, hot_s,
+                      json_s, orjson_s, floor_s, st.evaluations, sum(st.opportunities.values()),
+                      md.resyncs, sum(c.compared for c in checks), sum(c.mismatches for c in checks))
 
 
 # -- per event ------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class Run:
     seconds: float
 
 
-def run_bot(run_seconds: float, stop_when_ready: bool = False) -> Run:
+def run_bot(run_seconds: float, stop_when_ready: bool = False, cpus: set[int] | None = None) -> Run:
     """One `python -m app.main --venue sim` run in a scratch directory (its state file and ledger
     start empty, as on a fresh machine)."""
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))
@@ -43,6 +43,8 @@ def run_bot(run_seconds: float, stop_when_ready: bool = False) -> Run:
     proc = subprocess.Popen([sys.executable, "-m", "app.main", "--venue", "sim", "--run-seconds",
                              f"{run_seconds:g}"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(proc.pid, cpus)     # threads created from here on inherit it
     ready: list[float] = []
 
     def watch() -> None:
