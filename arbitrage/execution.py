@@ -21,7 +21,7 @@ from typing import Callable, Protocol
 from arbitrage.exchanges.errors import (BadResponse, BinanceError, CancelRejected, OrderNotFound,
                                         RateLimited, Rejected, UnknownOutcome)
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
-from arbitrage.orders import NOT_PLACED, REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
+from arbitrage.orders import NOT_PLACED, OPEN, REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
 
 log = logging.getLogger("arbitrage.execution")
 
@@ -83,6 +83,7 @@ class PairResult:
 
 
 LEG_HANDOFF_S = 0.002       # longest the engine waits for the leg threads to start
+CANCEL_RETRY_S = (0.2, 0.5)  # pauses between cancel attempts (three in all)
 
 
 def _start_both(pool: ThreadPoolExecutor) -> None:
@@ -171,7 +172,7 @@ class PairExecutor:
             for order in result.rescues:
                 if not order.final:
                     self._cancel(order)
-            if self._still_unknown(result):
+            if self._still_unknown(result) or self._still_open(result):
                 pass
             elif spec.kind == "entry":
                 self._account(result)
@@ -205,7 +206,7 @@ class PairExecutor:
             if record_after:
                 self.on_created([])            # the legs are in the caller's state: write it now
             self._monitor(spec, spot, perp)
-            if self._still_unknown(result):
+            if self._still_unknown(result) or self._still_open(result):
                 pass                           # exposure unknown: nothing more is sent
             elif spec.kind == "entry":
                 self._account(result)
@@ -336,20 +337,42 @@ class PairExecutor:
             log.warning("[ORDER] poll of %s failed: %s", req.client_order_id, exc)
 
     def _cancel(self, order: TrackedOrder) -> None:
+        """Cancel an open order, asking again when the exchange did not answer for sure (a 5xx, a
+        timeout, a rate limit): a cancel is safe to repeat, an order left open is not. It may
+        still be open after the last attempt; `_still_open` then halts the pair."""
         req = order.request
         if order.status == UNKNOWN:
             self._resolve(order)
             if order.final or order.status == UNKNOWN:
                 return
-        try:
-            order.report(self.gw[req.market].cancel_order(req.symbol, req.client_order_id))
-            log.info("[ORDER] %s cancelled at the deadline, executed %s", req.client_order_id,
-                     order.executed)
-        except (CancelRejected, OrderNotFound):
-            self._refresh(order)           # it finished meanwhile: read its final state
-        except (BinanceError, OSError) as exc:
-            log.warning("[ORDER] cancel of %s failed (%s): querying it", req.client_order_id, exc)
-            self._refresh(order)
+        for attempt, pause in enumerate((*CANCEL_RETRY_S, None), start=1):
+            self._wait_out_rate_limit(req)
+            try:
+                order.report(self.gw[req.market].cancel_order(req.symbol, req.client_order_id))
+                log.info("[ORDER] %s cancelled at the deadline, executed %s", req.client_order_id,
+                         order.executed)
+                return
+            except (CancelRejected, OrderNotFound):
+                self._refresh(order)           # it finished meanwhile: read its final state
+                return
+            except (BinanceError, OSError) as exc:
+                log.warning("[ORDER] cancel of %s failed (%s, attempt %d): querying it",
+                            req.client_order_id, exc, attempt)
+                self._refresh(order)
+            if order.final or pause is None:
+                return
+            time.sleep(pause)
+
+    def _still_open(self, result: PairResult) -> bool:
+        """A leg the exchange still holds open after every cancel: it can fill at any moment, so
+        nothing may be sized on what it has filled so far. Halt, saying which."""
+        left = [o.request.client_order_id for o in result.orders if o.status in OPEN]
+        if left:
+            self._account(result)
+            result.halt_reason = (f"{', '.join(left)} still open on the exchange after "
+                                  f"{len(CANCEL_RETRY_S) + 1} cancel attempts: cancel it by "
+                                  f"client order id, then check the position")
+        return bool(left)
 
     # -- accounting of what the pair did ------------------------------------------------------
     def _account(self, result: PairResult) -> None:

@@ -41,6 +41,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     NOT_PLACED: (NOT_PLACED,),
 }
 FINAL = frozenset(_FINAL_EXCHANGE + (NOT_PLACED,))
+OPEN = frozenset(_OPEN)        # resting on the exchange: it can still fill
 
 
 class OrderTransitionError(RuntimeError):

@@ -33,6 +33,7 @@ class ScriptedGateway:
         self.sent: list[OrderRequest] = []
         self.hidden: set[str] = set()        # executed but not queryable yet (-2013)
         self.cancels: list[str] = []
+        self.cancel_failures = 0             # the next N cancels get a 5xx (not executed)
         self.trades: dict[int, list[Fill]] = {}
 
     def state(self, req, status, executed, order_id=None):
@@ -82,6 +83,10 @@ class ScriptedGateway:
 
     def cancel_order(self, symbol, cid):
         self.cancels.append(cid)
+        if self.cancel_failures > 0:
+            self.cancel_failures -= 1
+            raise UnknownOutcome("server error: 502 Bad Gateway", status=502, method="DELETE",
+                                 path="/dapi/v1/order")
         st = self.orders[cid]
         return self.state(next(r for r in self.sent if r.client_order_id == cid), "CANCELED",
                           st.executed_qty, st.order_id)
@@ -96,10 +101,11 @@ class ScriptedGateway:
 
 
 def run(spot_script, perp_script, spot_qty="0.16393", contracts="100", kind="entry",
-        spot_side=BUY, timeout=0.3):
+        spot_side=BUY, timeout=0.3, perp_cancel_failures=0):
     spot = ScriptedGateway(SPOT, D("61000"))
     perp = ScriptedGateway(COINM, D("61040"))
     spot.script, perp.script = list(spot_script), list(perp_script)
+    perp.cancel_failures = perp_cancel_failures
     done, results = threading.Event(), []
     ex = PairExecutor(spot, perp, "BTC", timeout, 0.02, False,
                       lambda r: (results.append(r), done.set()), resolve_delays_s=(0.01,) * 4)
@@ -180,6 +186,21 @@ def test_resting_legs_are_cancelled_at_the_deadline():
     r, spot, perp = run(["rest"], ["rest"])
     assert spot.cancels == ["T1-s-e1"] and perp.cancels == ["T1-p-e1"]
     assert r.spot_btc == 0 and r.contracts == 0 and not r.rescues and r.halt_reason is None
+
+
+def test_a_cancel_the_exchange_did_not_answer_is_asked_again():
+    # found by a SIGKILL restart on a noisy venue: the recovery's cancel got a 502, the order was
+    # taken as done, and a resting maker leg stayed on the book after the bot said FLAT
+    r, spot, perp = run(["rest"], ["rest"], perp_cancel_failures=2)
+    assert perp.cancels == ["T1-p-e1"] * 3 and perp.orders["T1-p-e1"].status == "CANCELED"
+    assert r.halt_reason is None and r.contracts == 0
+
+
+def test_a_leg_still_open_after_every_cancel_halts_the_pair():
+    r, spot, perp = run(["rest"], ["rest"], perp_cancel_failures=9)
+    assert perp.cancels == ["T1-p-e1"] * 3 and perp.orders["T1-p-e1"].status == "NEW"
+    assert r.halt_reason and "T1-p-e1 still open on the exchange" in r.halt_reason
+    assert not r.rescues                      # nothing is sized on a leg that can still fill
 
 
 def test_exit_remainder_is_retried_once_then_halts():
