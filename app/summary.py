@@ -22,8 +22,13 @@ def print_summary(bot, stats, out: TextIO) -> None:
         f"{md.counters.snapshots} snapshots, {md.resyncs} resyncs "
         f"(spot {md.spot.resyncs}, perp {md.perp.resyncs}), "
         f"{md.counters.disconnects} disconnects, {stats.parse_errors} malformed messages",
-        f"engine: {stats.evaluations} evaluations ({stats.evaluations / seconds:.0f}/s)",
+        f"engine: {stats.evaluations} evaluations ({stats.evaluations / seconds:.0f}/s); "
+        f"trading allowed after "
+        + (f"{stats.ready_after_s:.2f} s" if stats.ready_after_s is not None else "never"),
     ]
+    latency = _entry_latency(stats)
+    if latency:
+        lines.append(latency)
     for symbol, check in md.checks.items():
         lines.append(f"book check {symbol}: {ticker_text(check.counts)}")
     if stats.spread_min is not None:
@@ -38,6 +43,17 @@ def print_summary(bot, stats, out: TextIO) -> None:
     lines += _ledger(bot)
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def _entry_latency(stats) -> str | None:
+    """From the market event that decided an entry to each leg's hand-over to its client (the
+    socket is ~0.5 ms later: `make bench` measures that)."""
+    legs = sorted((sent - trigger) / 1e6 for _, trigger, *sents in stats.entry_latency
+                  for sent in sents)
+    if not legs:
+        return None
+    return (f"entries: event -> order sent {legs[len(legs) // 2]:.2f} ms median, "
+            f"{legs[-1]:.2f} ms max over {len(legs)} legs")
 
 
 def _trades(bot) -> list[str]:

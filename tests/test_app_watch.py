@@ -83,6 +83,9 @@ def test_watch_mode_syncs_both_books_and_prints_the_spread(sim):
     assert "buy-spot top" in last and "sell-spot top" in last and "resyncs 0" in last
     assert "both books synced after" in result.stdout
     assert re.search(r"\d+ depth diffs, \d+ mark updates", result.stdout)
+    # the gates cleared and the account was read: the [READY] line and its time in the summary
+    assert re.search(r"\[READY\] trading allowed after \d+\.\d\d s", result.stderr), result.stderr
+    assert re.search(r"trading allowed after \d+\.\d\d s", result.stdout)
 
 
 def test_bad_settings_are_one_line_each_and_exit_2():

@@ -34,3 +34,13 @@ def test_the_history_of_ids_is_bounded_and_new_ids_stay_above_it():
     assert [s.trade_id for s in sent.specs] == used
     assert len(trader.entry_ids) == ENTRY_IDS_KEPT and trader.entry_ids == used[-ENTRY_IDS_KEPT:]
     assert int(trader.next_trade_id[1:]) > int(used[-1][1:])
+
+
+def test_the_summary_reports_event_to_order_times_of_the_entries():
+    from types import SimpleNamespace
+    from app.summary import _entry_latency
+    stats = SimpleNamespace(entry_latency=[("T1", 1_000_000, 1_400_000, 1_900_000),
+                                           ("T2", 5_000_000, 5_300_000, 7_500_000)])
+    assert _entry_latency(stats) == ("entries: event -> order sent 0.90 ms median, 2.50 ms max "
+                                     "over 4 legs")
+    assert _entry_latency(SimpleNamespace(entry_latency=[])) is None
