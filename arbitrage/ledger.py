@@ -147,7 +147,8 @@ def pair_row(event: str, trade_id: str, side: str, ts_ms: int, spot: list[OrderF
     income_btc here is the COIN-M fills' realizedPnl only (userTrades is the source for realized
     PnL and COIN-M fees); funding reaches the ledger only through `funding_row` (income
     FUNDING_FEE). Never book the income endpoint's REALIZED_PNL/COMMISSION rows as well."""
-    spot_side, perp_side = _one_side(spot, "spot"), _one_side(perp, "COIN-M")
+    spot_side = _one_side(spot, "spot")
+    _one_side(perp, "COIN-M")                    # raises on a mix of sides: one row, one side
     spot_fills, perp_fills = _unique_fills(spot, SPOT), _unique_fills(perp, COINM)
     other: dict[str, Decimal] = {}
 

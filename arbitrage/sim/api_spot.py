@@ -10,7 +10,7 @@ from arbitrage.sim.api_common import (
 )
 from arbitrage.sim.market import wall_ms
 from arbitrage.sim.orders import SimOrder, SimTrade, parse_spot_order
-from arbitrage.sim.rest import ApiError, Reply, Request, Route
+from arbitrage.sim.rest import Reply, Request, Route
 from arbitrage.sim.trading import Trading
 
 
