@@ -172,7 +172,7 @@ class PairExecutor:
             for order in result.rescues:
                 if not order.final:
                     self._cancel(order)
-            if self._still_unknown(result) or self._still_open(result):
+            if self._unsettled(result):
                 pass
             elif spec.kind == "entry":
                 self._account(result)
@@ -206,7 +206,7 @@ class PairExecutor:
             if record_after:
                 self.on_created([])            # the legs are in the caller's state: write it now
             self._monitor(spec, spot, perp)
-            if self._still_unknown(result) or self._still_open(result):
+            if self._unsettled(result):
                 pass                           # exposure unknown: nothing more is sent
             elif spec.kind == "entry":
                 self._account(result)
@@ -269,17 +269,26 @@ class PairExecutor:
         closes = amount < 0 if req.side == BUY else amount > 0
         return abs(amount) if closes else Decimal(0)
 
-    def _still_unknown(self, result: PairResult) -> bool:
-        """An order whose outcome no query could settle: what the pair holds is not known, so
-        acting on it (a rescue sized as if it had not filled) could double the exposure. Halt."""
+    def _unsettled(self, result: PairResult) -> bool:
+        """What the pair holds is not known for sure: a leg whose outcome no query could settle,
+        or one the exchange still holds open after every cancel (it can fill at any moment).
+        Acting on it (a rescue sized on what it has filled so far) could double the exposure, so
+        the pair halts, saying which order to look at."""
         unknown = [o.request.client_order_id for o in (result.spot, result.perp)
                    if o.status == UNKNOWN]
+        still_open = [o.request.client_order_id for o in result.orders if o.status in OPEN]
         if unknown:
-            self._account(result)
             result.halt_reason = (f"outcome of {', '.join(unknown)} still unknown after "
                                   f"{len(self.resolve_delays_s)} queries: check it by client "
                                   f"order id on the exchange")
-        return bool(unknown)
+        elif still_open:
+            result.halt_reason = (f"{', '.join(still_open)} still open on the exchange after "
+                                  f"{len(CANCEL_RETRY_S) + 1} cancel attempts: cancel it by "
+                                  f"client order id, then check the position")
+        else:
+            return False
+        self._account(result)
+        return True
 
     def _wait_out_rate_limit(self, req: OrderRequest) -> None:
         http = getattr(self.gw[req.market], "http", None)
@@ -339,7 +348,7 @@ class PairExecutor:
     def _cancel(self, order: TrackedOrder) -> None:
         """Cancel an open order, asking again when the exchange did not answer for sure (a 5xx, a
         timeout, a rate limit): a cancel is safe to repeat, an order left open is not. It may
-        still be open after the last attempt; `_still_open` then halts the pair."""
+        still be open after the last attempt; `_unsettled` then halts the pair."""
         req = order.request
         if order.status == UNKNOWN:
             self._resolve(order)
@@ -362,17 +371,6 @@ class PairExecutor:
             if order.final or pause is None:
                 return
             time.sleep(pause)
-
-    def _still_open(self, result: PairResult) -> bool:
-        """A leg the exchange still holds open after every cancel: it can fill at any moment, so
-        nothing may be sized on what it has filled so far. Halt, saying which."""
-        left = [o.request.client_order_id for o in result.orders if o.status in OPEN]
-        if left:
-            self._account(result)
-            result.halt_reason = (f"{', '.join(left)} still open on the exchange after "
-                                  f"{len(CANCEL_RETRY_S) + 1} cancel attempts: cancel it by "
-                                  f"client order id, then check the position")
-        return bool(left)
 
     # -- accounting of what the pair did ------------------------------------------------------
     def _account(self, result: PairResult) -> None:

@@ -43,6 +43,16 @@ def verdict(value: float, limit: float) -> str:
     return "ok" if value <= limit else "MISSED"
 
 
+def dist_row(name: str, values: list[float], scale: float, fmt: str,
+             p99_target: float | None = None) -> tuple[str, str, str, str, str]:
+    """Median and p99 of `values` / `scale`; the target, when there is one, applies to the p99."""
+    mid, p99 = pct(values, .5) / scale, pct(values, .99) / scale
+    if p99_target is None:
+        return name, fmt.format(mid), f"p99 {fmt.format(p99)}", "", ""
+    return (name, fmt.format(mid), f"p99 {fmt.format(p99)}", f"p99 <= {p99_target}",
+            verdict(p99, p99_target))
+
+
 def ratio_rows(label: str, tp: replay.Throughput) -> list[tuple[str, str, str, str, str]]:
     """The hot path against json.loads of the same lines, pass by pass, with two references:
     orjson.loads alone, and the floor (orjson + a bare dict/bisect book update, nothing else)."""
@@ -118,22 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         ("replay: messages per second", f"{tp.messages / hot:,.0f}", "", "", ""),
         ("replay: level updates per second", f"{tp.level_updates / hot:,.0f}", "", "", ""),
         ("replay: multiple of real time", f"{tp.span_s / hot:,.0f}x", "", "", ""),
-        ("per event: parse a depth diff (us)", f"{pct(per.parse_us, .5):.1f}",
-         f"p99 {pct(per.parse_us, .99):.1f}", "", ""),
-        ("per event: book update of a diff (us)", f"{pct(per.book_us, .5):.1f}",
-         f"p99 {pct(per.book_us, .99):.1f}", "", ""),
-        ("per event: entry evaluation (us)", f"{pct(per.evaluate_us, .5):.1f}",
-         f"p99 {pct(per.evaluate_us, .99):.1f}", "", ""),
-        ("event -> leg at the socket (ms)", f"{pct(lat.e2o_us, .5) / 1e3:.2f}",
-         f"p99 {pct(lat.e2o_us, .99) / 1e3:.2f}", f"p99 <= {TARGETS['e2o_ms']}",
-         verdict(pct(lat.e2o_us, .99) / 1e3, TARGETS["e2o_ms"])),
-        ("  of which event -> bot's send call (ms)", f"{pct(lat.decide_us, .5) / 1e3:.2f}",
-         f"p99 {pct(lat.decide_us, .99) / 1e3:.2f}", "", ""),
-        ("  of which send call -> socket (ms)", f"{pct(lat.build_us, .5) / 1e3:.2f}",
-         f"p99 {pct(lat.build_us, .99) / 1e3:.2f}", "", ""),
-        ("skew between the two legs (ms)", f"{pct(lat.skew_us, .5) / 1e3:.2f}",
-         f"p99 {pct(lat.skew_us, .99) / 1e3:.2f}", f"p99 <= {TARGETS['skew_ms']}",
-         verdict(pct(lat.skew_us, .99) / 1e3, TARGETS["skew_ms"])),
+        dist_row("per event: parse a depth diff (us)", per.parse_us, 1.0, "{:.1f}"),
+        dist_row("per event: book update of a diff (us)", per.book_us, 1.0, "{:.1f}"),
+        dist_row("per event: entry evaluation (us)", per.evaluate_us, 1.0, "{:.1f}"),
+        dist_row("event -> leg at the socket (ms)", lat.e2o_us, 1e3, "{:.2f}", TARGETS["e2o_ms"]),
+        dist_row("  of which event -> bot's send call (ms)", lat.decide_us, 1e3, "{:.2f}"),
+        dist_row("  of which send call -> socket (ms)", lat.build_us, 1e3, "{:.2f}"),
+        dist_row("skew between the two legs (ms)", lat.skew_us, 1e3, "{:.2f}", TARGETS["skew_ms"]),
     ]
     if ready:
         rows.append(("start-up to trading allowed (s)", f"{statistics.median(ready):.2f}",
