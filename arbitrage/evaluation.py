@@ -4,9 +4,11 @@ bench runs the very same function over the real captures.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from arbitrage.marketdata import MarketData
+from arbitrage.models import Level
 from arbitrage.strategy.frontier import (BUY_SPOT, SELL_SPOT, Frontier, below_threshold,
                                          compute_frontier)
 from arbitrage.strategy.risk import MarketLimits, market_blocks, market_clear
@@ -43,20 +45,23 @@ def evaluate(md: MarketData, limits: MarketLimits, contract_size: float, enter_b
     spot, perp = spot_sync.book, perp_sync.book
     spot_bid, spot_ask = spot.best_prices()
     perp_bid, perp_ask = perp.best_prices()
-    if spot_bid is None or spot_ask is None or perp_bid is None or perp_ask is None:
-        ev.buy = compute_frontier(BUY_SPOT, spot.iter_asks(), perp.iter_bids(), contract_size,
-                                  enter_bps, cap_btc)
-        ev.sell = compute_frontier(SELL_SPOT, spot.iter_bids(), perp.iter_asks(), contract_size,
-                                   enter_bps, cap_btc)
-        ev.spread_bps = None
-        return ev
-    # the walk only when the best prices already clear ENTER_BPS: most events never touch a
-    # level beyond the top of either book
-    ev.buy = (below_threshold(BUY_SPOT, spot_ask, perp_bid, enter_bps)
-              or compute_frontier(BUY_SPOT, spot.iter_asks(), perp.iter_bids(), contract_size,
-                                  enter_bps, cap_btc))
-    ev.sell = (below_threshold(SELL_SPOT, spot_bid, perp_ask, enter_bps)
-               or compute_frontier(SELL_SPOT, spot.iter_bids(), perp.iter_asks(), contract_size,
-                                   enter_bps, cap_btc))
-    ev.spread_bps = spread_bps(mark.mark, (spot_bid + spot_ask) / 2.0) if mark else None
+    ev.buy = _frontier(BUY_SPOT, spot_ask, perp_bid, spot.iter_asks, perp.iter_bids,
+                       contract_size, enter_bps, cap_btc)
+    ev.sell = _frontier(SELL_SPOT, spot_bid, perp_ask, spot.iter_bids, perp.iter_asks,
+                        contract_size, enter_bps, cap_btc)
+    ev.spread_bps = (spread_bps(mark.mark, (spot_bid + spot_ask) / 2.0)
+                     if mark and spot_bid is not None and spot_ask is not None else None)
     return ev
+
+
+def _frontier(direction: str, spot_best: float | None, perp_best: float | None,
+              spot_levels: Callable[[], Iterator[Level]], perp_levels: Callable[[], Iterator[Level]],
+              contract_size: float, enter_bps: float, cap_btc: float) -> Frontier:
+    """The walk only when the best prices already clear ENTER_BPS: most events never touch a
+    level beyond the top of either book (nor build the walk's iterators)."""
+    if spot_best is not None and perp_best is not None:
+        quick = below_threshold(direction, spot_best, perp_best, enter_bps)
+        if quick is not None:
+            return quick
+    return compute_frontier(direction, spot_levels(), perp_levels(), contract_size, enter_bps,
+                            cap_btc)
