@@ -105,7 +105,7 @@ def test_coinm_exchange_info_lists_every_perp(get):
     assert f["PRICE_FILTER"] == {"filterType": "PRICE_FILTER", "minPrice": "0.1", "maxPrice": "100000",
                                  "tickSize": "0.1"}
     assert f["LOT_SIZE"] == {"filterType": "LOT_SIZE", "minQty": "1", "maxQty": "100000", "stepSize": "1"}
-    assert f["PERCENT_PRICE"]["multiplierDecimal"] == 4 and f["MAX_NUM_ORDERS"]["limit"] == 200
+    assert f["PERCENT_PRICE"]["multiplierDecimal"] == "4" and f["MAX_NUM_ORDERS"]["limit"] == 200
     eth_f = {x["filterType"]: x for x in eth["filters"]}
     assert eth_f["PRICE_FILTER"]["tickSize"] == "0.01" and eth_f["MAX_NUM_ALGO_ORDERS"]["limit"] == 20
     assert "GTX" in btc["timeInForce"] and "MARKET" in btc["orderTypes"]

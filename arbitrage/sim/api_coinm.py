@@ -20,7 +20,8 @@ from arbitrage.sim.trading import Trading
 
 INCOME_TYPES = ("TRANSFER", "WELCOME_BONUS", "FUNDING_FEE", "REALIZED_PNL", "COMMISSION",
                 "INSURANCE_CLEAR", "DELIVERED_SETTELMENT")
-MAX_QTY = "1000"        # positionRisk maxQty: a fixed bracket (no leverage brackets here)
+MAX_QTY = "1000"        # positionRisk maxQty: the one bracket's qtyCap (see leverage_brackets)
+MAX_LEVERAGE = 125      # the first bracket of BTCUSD_PERP on Binance
 
 
 def price_str(value: Decimal, spec: SimSymbol) -> str:
@@ -89,6 +90,9 @@ class CoinmApi:
             ("GET", "/dapi/v1/positionRisk"): Route(self.position_risk, 1),
             ("GET", "/dapi/v1/account"): Route(self.account, 5),
             ("GET", "/dapi/v1/commissionRate"): Route(self.commission_rate, 20),
+            ("GET", "/dapi/v2/leverageBracket"): Route(self.leverage_brackets,
+                                                       lambda r: 1 if r.params.get("symbol") else 2),
+            ("GET", "/dapi/v1/fundingRate"): Route(self.funding_rate, 1),      # market data, unsigned
         }
 
     def _signed(self, req: Request) -> None:
@@ -230,7 +234,8 @@ class CoinmApi:
                                "openOrderInitialMargin": d8(total["oim"]),
                                "maxWithdrawAmount": d8(min(available, max(wallet, Decimal(0)))),
                                "crossWalletBalance": d8(wallet), "crossUnPnl": d8(total["upnl"]),
-                               "availableBalance": d8(available), "updateTime": acct.update_ms})
+                               "availableBalance": d8(available),
+                               "updateTime": acct.update_ms.get(coin, 0)})
         return {"assets": assets, "positions": positions, "canDeposit": True, "canTrade": True,
                 "canWithdraw": True, "feeTier": 0, "updateTime": 0}
 
@@ -240,3 +245,25 @@ class CoinmApi:
         maker, taker = self.t.coinm_rates
         return {"symbol": spec.symbol, "makerCommissionRate": format(maker, "f"),
                 "takerCommissionRate": format(taker, "f")}
+
+    def leverage_brackets(self, req: Request) -> list[dict]:
+        """One bracket per symbol: the whole position up to MAX_QTY coins at this exchange's single
+        maintenance rate. Numbers are JSON numbers on this endpoint (binance-sdk-derivatives-
+        trading-coin-futures models NotionalBracketForSymbolResponseInner and
+        NotionalBracketForPairResponseInnerBracketsInner: StrictInt / StrictFloat)."""
+        self._signed(req)
+        specs = [self._symbol(req)] if req.params.get("symbol") else self._specs()
+        return [{"symbol": s.symbol, "notionalCoef": 1.0,
+                 "brackets": [{"bracket": 1, "initialLeverage": MAX_LEVERAGE, "qtyCap": int(MAX_QTY),
+                               "qtylFloor": 0, "maintMarginRatio": float(self.t.account.maint_rate),
+                               "cum": 0.0}]} for s in specs]
+
+    # -- funding history (market data) -------------------------------------------------------
+    def funding_rate(self, req: Request) -> list[dict]:
+        """Past settlements of one perpetual (reference §6.3): symbol required, startTime /
+        endTime inclusive, limit default 100, max 1000; oldest first."""
+        spec = self._symbol(req)
+        with self.t.market.lock:
+            rows = [(t, rate) for symbol, t, rate in self.t.coinm.funding_history if symbol == spec.symbol]
+        picked = window(rows, lambda r: r[0], lambda r: r[0], req, 100, 1000)
+        return [{"symbol": spec.symbol, "fundingTime": t, "fundingRate": d8(rate)} for t, rate in picked]

@@ -10,7 +10,7 @@ from arbitrage.sim.api_common import (
 )
 from arbitrage.sim.market import wall_ms
 from arbitrage.sim.orders import SimOrder, SimTrade, parse_spot_order
-from arbitrage.sim.rest import Reply, Request, Route
+from arbitrage.sim.rest import ApiError, Reply, Request, Route
 from arbitrage.sim.trading import Trading
 
 
@@ -47,6 +47,10 @@ def trade_row(t: SimTrade) -> dict:
             "isBuyer": t.side == "BUY", "isMaker": t.maker, "isBestMatch": True}
 
 
+def _flag(req: Request, name: str) -> bool:
+    return (req.params.get(name) or "").lower() == "true"
+
+
 class SpotApi:
     def __init__(self, trading: Trading) -> None:
         self.t = trading
@@ -57,6 +61,8 @@ class SpotApi:
             ("POST", "/api/v3/order"): Route(self.new_order, 1),
             ("GET", "/api/v3/order"): Route(self.get_order, 4),
             ("DELETE", "/api/v3/order"): Route(self.cancel_order, 1),
+            ("POST", "/api/v3/order/test"): Route(self.test_order, lambda r: 20 if _flag(r, "computeCommissionRates") else 1),
+            ("DELETE", "/api/v3/openOrders"): Route(self.cancel_open_orders, 1),
             ("GET", "/api/v3/openOrders"): Route(self.open_orders,
                                                  lambda r: 6 if r.params.get("symbol") else 80),
             ("GET", "/api/v3/myTrades"): Route(self.my_trades,
@@ -102,13 +108,44 @@ class SpotApi:
         order_id, client_id = order_ref(req)
         with self.t.market.lock:
             order = self.t.spot.cancel(spec.symbol, order_id, client_id)
-            body = order_result(order)
-        cancel_id = req.params.get("newClientOrderId") or self.t.spot.new_client_id()
+        return self._canceled(order, req.params.get("newClientOrderId") or self.t.spot.new_client_id())
+
+    def cancel_open_orders(self, req: Request) -> list[dict]:
+        """Every open order of the symbol, each answered as a single cancel is (binance-sdk-spot
+        model DeleteOpenOrdersResponseInner); none open is -2011 "Unknown order sent.", as a
+        single cancel of an unknown order."""
+        self._signed(req)
+        spec = self._symbol(req)
+        with self.t.market.lock:
+            orders = [self.t.spot.cancel(spec.symbol, o.order_id, None) for o in self.t.spot.open_list(spec.symbol)]
+        if not orders:
+            raise ApiError(-2011, "Unknown order sent.")
+        return [self._canceled(o, self.t.spot.new_client_id()) for o in orders]
+
+    def _canceled(self, order: SimOrder, cancel_id: str) -> dict:
+        body = order_result(order)
         return {"symbol": body["symbol"], "origClientOrderId": order.client_order_id,
                 "orderId": order.order_id, "orderListId": -1, "clientOrderId": cancel_id,
                 "transactTime": wall_ms(), **{k: body[k] for k in (
                     "price", "origQty", "executedQty", "origQuoteOrderQty", "cummulativeQuoteQty",
                     "status", "timeInForce", "type", "side", "selfTradePreventionMode")}}
+
+    def test_order(self, req: Request) -> dict:
+        """Validates the order as POST /api/v3/order does (parameters, filters), without the
+        matching engine or the balances: `{}`, or with computeCommissionRates=true the rates
+        (binance-sdk-spot model OrderTestResponse; this exchange has no BNB discount or tax)."""
+        self._signed(req)
+        new = parse_spot_order(req, self._symbol(req))
+        with self.t.market.lock:
+            self.t.spot.check_filters(new)
+        if not _flag(req, "computeCommissionRates"):
+            return {}
+        maker, taker = self.t.spot_rates
+        zero = {"maker": ZERO8, "taker": ZERO8}
+        return {"standardCommissionForOrder": {"maker": d8(maker), "taker": d8(taker)},
+                "specialCommissionForOrder": zero, "taxCommissionForOrder": zero,
+                "discount": {"enabledForAccount": False, "enabledForSymbol": False,
+                             "discountAsset": "BNB", "discount": ZERO8}}
 
     def open_orders(self, req: Request) -> list[dict]:
         self._signed(req)

@@ -14,6 +14,7 @@ Realized PnL and funding are rounded half-even to 8 decimals.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Iterable
@@ -79,7 +80,11 @@ class CoinmAccount:
         self.income: list[IncomeRow] = []
         self.leverage = leverage
         self.maint_rate = maint_rate
-        self.update_ms = 0
+        # per asset, as Binance keeps it: the time of the asset's last change, here the opening
+        # deposit until the first income; clients skip an asset row whose updateTime is 0
+        # (ccxt binance parse_balance_custom: "skip stale/uninitialized assets")
+        opened_ms = time.time_ns() // 1_000_000
+        self.update_ms: dict[str, int] = {a: opened_ms for a in self.start}
         self._tran_ids = itertools.count(first_tran_id)
 
     def position(self, symbol: str) -> PerpPosition:
@@ -131,7 +136,7 @@ class CoinmAccount:
         row = IncomeRow(symbol, kind, amount, asset, now_ms, next(self._tran_ids), trade_id)
         self.wallet[asset] = self.balance(asset) + amount
         self.income.append(row)
-        self.update_ms = now_ms
+        self.update_ms[asset] = now_ms
         return row
 
     # -- risk numbers ----------------------------------------------------------------------

@@ -34,6 +34,8 @@ class CoinmDesk(Desk):
         self.taker_rate = taker_rate
         self._funding_due: dict[str, int] = {}
         self._announced_rate: dict[str, float] = {}
+        # every settlement, position or not: (symbol, funding time, rate), GET /dapi/v1/fundingRate
+        self.funding_history: list[tuple[str, int, Decimal]] = []
 
     # -- prices --------------------------------------------------------------------------------
     def mark(self, symbol: str) -> Decimal:
@@ -134,15 +136,17 @@ class CoinmDesk(Desk):
             return
         due = self._funding_due.get(symbol)
         if due is not None and mark.event_ms >= due:
-            self.settle_funding(symbol, Decimal(f"{self._announced_rate[symbol]:.8f}"))
+            self.settle_funding(symbol, Decimal(f"{self._announced_rate[symbol]:.8f}"), funding_ms=due)
         self._funding_due[symbol] = mark.next_funding_ms
         self._announced_rate[symbol] = mark.funding_rate
 
-    def settle_funding(self, symbol: str, rate: Decimal | None = None) -> IncomeRow | None:
+    def settle_funding(self, symbol: str, rate: Decimal | None = None,
+                       funding_ms: int | None = None) -> IncomeRow | None:
         with self.market.lock:
             if rate is None:
                 state = self.market.marks.get(symbol)
                 rate = Decimal(f"{state.funding_rate:.8f}") if state else Decimal(0)
+            self.funding_history.append((symbol, wall_ms() if funding_ms is None else funding_ms, rate))
             row = self.account.settle_funding(self.spec(symbol), self.mark(symbol), rate, wall_ms())
             if row is not None:
                 log.info("[FUNDING] %s rate %s: %s %s", symbol, rate, row.income, row.asset)

@@ -23,6 +23,7 @@ from arbitrage.sim.replay import ReplaySource
 from arbitrage.sim.rest import RestServer, Route
 from arbitrage.sim.symbols import SYMBOLS, resolve
 from arbitrage.sim.synthetic import SyntheticSource
+from arbitrage.sim.tape import PriceTape
 from arbitrage.sim.trading import (
     DEFAULT_COINM_RATES, DEFAULT_LEVERAGE, DEFAULT_SPOT_RATES, Trading,
 )
@@ -81,6 +82,7 @@ class LocalExchange:
         self.trading.auth.clock_ms = self.clock.now_ms     # signed requests see the server clock
         self.routes.update(SpotApi(self.trading).routes())
         self.routes.update(CoinmApi(self.trading).routes())
+        self.tape = PriceTape(self.market, self.trading.fills)
         self._hub: StreamHub | None = None
         self._rest: RestServer | None = None
         self._market_thread: threading.Thread | None = None
@@ -101,7 +103,8 @@ class LocalExchange:
                                   faults=self.stream_faults)
             self.market.add_listener(self._hub.on_event)
             self._hub.start()
-            api = MarketApi(self.market, SYMBOLS, self.weight_limit, self.info, clock_ms=self.clock.now_ms)
+            api = MarketApi(self.market, SYMBOLS, self.weight_limit, self.info, clock_ms=self.clock.now_ms,
+                            tape=self.tape)
             self._rest = RestServer(self.host, self._rest_port, {**api.routes(), **self.routes},
                                     self.weight_limit, faults=self.http_faults)
             self._rest.start()

@@ -84,8 +84,11 @@ def coinm_symbol_entry(s: SimSymbol) -> dict:
     ]
     if s.max_algo_orders:
         filters.append({"filterType": "MAX_NUM_ALGO_ORDERS", "limit": s.max_algo_orders})
+    # multiplierDecimal is a string on the wire ("4"), unlike the doc example's number:
+    # binance-sdk-derivatives-trading-coin-futures model
+    # ExchangeInformationResponseSymbolsInnerFiltersInner types it StrictStr
     filters.append({"filterType": "PERCENT_PRICE", "multiplierUp": s.percent_up,
-                    "multiplierDown": s.percent_down, "multiplierDecimal": 4})
+                    "multiplierDown": s.percent_down, "multiplierDecimal": "4"})
     return {
         "symbol": s.symbol, "pair": s.pair, "contractType": "PERPETUAL",
         "deliveryDate": PERPETUAL_DELIVERY_MS, "onboardDate": s.onboard_ms,

@@ -63,3 +63,11 @@ class Trading:
                 if row is not None:
                     rows.append(row)
         return rows
+
+    def fills(self, symbol: str) -> list:
+        """Every execution on `symbol` (the klines' volume); call holding the market lock."""
+        book = self.market.books.get(symbol)
+        if book is None:
+            return []
+        desk = self.spot if book.spec.is_spot else self.coinm
+        return [t for t in desk.trades if t.symbol == symbol]
