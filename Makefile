@@ -15,10 +15,15 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# The tests also drive the local exchange with third-party clients (requirements-dev.txt).
+$(VENV)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $@
+
 demo: $(BIN)/.installed
 	$(BIN)/python -m app.main --venue sim --run-seconds $(RUN_SECONDS)
 
-test: $(BIN)/.installed
+test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
 # The bot against a local exchange injecting every fault at random; a table and exit code at the end.

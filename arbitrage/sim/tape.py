@@ -1,9 +1,9 @@
 """The price tape of the local exchange: its latest prices and its klines.
 
 The local market has books but no public trades, so the tape prices are the books' mids (rounded
-to the tick), sampled after a book change at most every SAMPLE_MS of market time; a kline's
-volume, trade count and taker-buy volume count the executions of this exchange's own clients in
-the kline. A kline is served for every interval of the requested range that has a sample.
+to the tick), sampled after a book change at most every SAMPLE_MS of market time, and the prices
+of the executions of this exchange's own clients; those executions alone make a kline's volume,
+trade count and taker-buy volume. A kline is served for every interval that has a price.
 
 Kline rows as Binance sends them (ccxt binance parse_ohlcv comment; binance-sdk-spot `klines`,
 binance-sdk-derivatives-trading-coin-futures `kline_candlestick_data`): [open time, "open",
@@ -89,29 +89,33 @@ class PriceTape:
         last `limit` up to the end; oldest first."""
         length = INTERVALS_MS[interval]
         offset = _WEEK_OFFSET_MS if interval == "1w" else 0
-        with self._lock:
-            minutes = sorted((self._bars.get(symbol) or {}).items())
-        grouped: dict[int, list[_Bar]] = {}
-        for minute, bar in minutes:
-            opened = minute - (minute - offset) % length
-            grouped.setdefault(opened, []).append(_Bar(bar.open, bar.high, bar.low, bar.close))
-        opens = [t for t in sorted(grouped)
-                 if (start_ms is None or t + length - 1 >= start_ms) and (end_ms is None or t <= end_ms)]
-        opens = opens[:limit] if start_ms is not None else opens[-limit:]
         spec = self.market.books[symbol].spec
-        price = lambda ticks: spec.fmt_price(spec.round_price(ticks))  # noqa: E731
         with self.market.lock:
             trades = list(self.fills(symbol))
+        with self._lock:
+            bars = {m: _Bar(b.open, b.high, b.low, b.close) for m, b in (self._bars.get(symbol) or {}).items()}
+        for t in trades:            # an execution is a price of its minute too, sampled or not
+            minute, ticks = t.time_ms - t.time_ms % MINUTE_MS, spec.to_ticks(float(t.price))
+            bar = bars.setdefault(minute, _Bar(ticks, ticks, ticks, ticks))
+            bar.high, bar.low = max(bar.high, ticks), min(bar.low, ticks)
+        grouped: dict[int, list[_Bar]] = {}
+        for minute, bar in sorted(bars.items()):
+            grouped.setdefault(minute - (minute - offset) % length, []).append(bar)
+        # open times within [start, end] (a client paging on "last open time + 1" gets each once)
+        opens = [o for o in sorted(grouped)
+                 if (start_ms is None or o >= start_ms) and (end_ms is None or o <= end_ms)]
+        opens = opens[:limit] if start_ms is not None else opens[-limit:]
+        price = lambda ticks: spec.fmt_price(spec.round_price(ticks))  # noqa: E731
         rows = []
         for opened in opens:
-            bars, closed = grouped[opened], opened + length - 1
+            group, closed = grouped[opened], opened + length - 1
             mine = [t for t in trades if opened <= t.time_ms <= closed]
             # the taker bought when a client's BUY took liquidity or a client's resting SELL was hit
             bought = [t for t in mine if (t.side == "BUY") != t.maker]
             qty = lambda ts: _qty(sum(t.qty for t in ts), spec.is_spot)  # noqa: E731
             quote = lambda ts: f"{sum(t.quote_qty for t in ts):.8f}"  # noqa: E731
-            rows.append([opened, price(bars[0].open), price(max(b.high for b in bars)),
-                         price(min(b.low for b in bars)), price(bars[-1].close), qty(mine), closed,
+            rows.append([opened, price(group[0].open), price(max(b.high for b in group)),
+                         price(min(b.low for b in group)), price(group[-1].close), qty(mine), closed,
                          quote(mine), len(mine), qty(bought), quote(bought), "0"])
         return rows
 
