@@ -334,3 +334,9 @@ def test_coinm_orders_through_ccxt_and_the_sdk(ex, cx_cm, sdk_cm):
     assert sdk_cm.query_order(symbol=PERP, order_id=placed.order_id).data().status == "NEW"
     assert sdk_cm.cancel_order(symbol=PERP, order_id=placed.order_id).data().status == "CANCELED"
     assert ex.trading.coinm.open_list() == []
+
+    for _ in range(2):
+        sdk_cm.new_order(symbol=PERP, side="BUY", type="LIMIT", time_in_force="GTC", quantity=1,
+                         price=float(price))
+    cx_cm.cancel_all_orders(CCXT_PERP)
+    assert ex.trading.coinm.open_list() == []

@@ -82,6 +82,7 @@ class CoinmApi:
             ("POST", "/dapi/v1/order"): Route(self.new_order, 0),      # order count, not IP weight
             ("GET", "/dapi/v1/order"): Route(self.get_order, 1),
             ("DELETE", "/dapi/v1/order"): Route(self.cancel_order, 1),
+            ("DELETE", "/dapi/v1/allOpenOrders"): Route(self.cancel_all_open_orders, 1),
             ("GET", "/dapi/v1/openOrders"): Route(self.open_orders,
                                                   lambda r: 1 if r.params.get("symbol") else 40),
             ("GET", "/dapi/v1/userTrades"): Route(self.user_trades,
@@ -130,6 +131,17 @@ class CoinmApi:
         order_id, client_id = order_ref(req)
         with self.t.market.lock:
             return order_row(self.t.coinm.cancel(spec.symbol, order_id, client_id), spec)
+
+    def cancel_all_open_orders(self, req: Request) -> dict:
+        """Every open order of the symbol; the answer is a status, not the orders (reference §7,
+        binance-sdk-derivatives-trading-coin-futures model CancelAllOpenOrdersResponse; the text
+        is the one ccxt binance checks for)."""
+        self._signed(req)
+        spec = self._symbol(req)
+        with self.t.market.lock:
+            for order in self.t.coinm.open_list(spec.symbol):
+                self.t.coinm.cancel(spec.symbol, order.order_id, None)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     def open_orders(self, req: Request) -> list[dict]:
         self._signed(req)
