@@ -132,6 +132,9 @@ def test_spot_depth_shape_limits_and_weights(get):
     assert_error(get("/api/v3/depth", symbol=""), 400, -1102)
     assert_error(get("/api/v3/depth", symbol="BTCUSD_PERP"), 400, -1121, "Invalid symbol.")
     assert_error(get("/api/v3/depth", symbol="BTCUSDT", limit="x"), 400, -1100)
+    assert get("/api/v3/depth", symbol="BTCUSDT", limit=2**31 - 1).status_code == 200
+    assert_error(get("/api/v3/depth", symbol="BTCUSDT", limit=2**31), 400, -1130,   # not an INT
+                 "Data sent for parameter 'limit' is not valid.")
 
 
 def test_coinm_depth_shape_limits_and_weights(get):
