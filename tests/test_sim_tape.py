@@ -29,7 +29,8 @@ def test_klines_select_by_open_time_and_limit(ex):
     assert opens(klines(ex, interval="1m", startTime=MONDAY, endTime=MONDAY + 10 * MIN)) == \
         [MONDAY + i * MIN for i in range(4)]
     assert opens(klines(ex, interval="1m", startTime=MONDAY + 1, limit=2)) == [MONDAY + MIN, MONDAY + 2 * MIN]
-    assert opens(klines(ex, interval="1m", endTime=MONDAY + 3 * MIN, limit=2)) == [MONDAY + 2 * MIN, MONDAY + 3 * MIN]
+    assert opens(klines(ex, interval="1m", endTime=MONDAY + 3 * MIN, limit=2)) == \
+        [MONDAY + 2 * MIN, MONDAY + 3 * MIN]
     three = klines(ex, interval="3m", startTime=MONDAY, endTime=MONDAY + 10 * MIN).json()
     # 3-minute intervals are aligned on the epoch, not on the first sample
     first = MONDAY - MONDAY % (3 * MIN)

@@ -36,7 +36,6 @@ from binance_sdk_derivatives_trading_coin_futures.derivatives_trading_coin_futur
 from binance_sdk_spot.spot import Spot  # noqa: E402
 
 from arbitrage.sim import LocalExchange  # noqa: E402
-from tests.conftest import wait_for  # noqa: E402
 
 SPOT, PERP = "BTCUSDT", "BTCUSD_PERP"
 CCXT_SPOT, CCXT_PERP = "BTC/USDT", "BTC/USD:BTC"

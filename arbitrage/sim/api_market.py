@@ -32,6 +32,11 @@ def _coinm_depth_weight(limit: int) -> int:
     return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
 
 
+def _one_or_all(one: int, every: int) -> Callable[[Request], int]:
+    """A ticker's weight: `one` with a `symbol`, `every` without."""
+    return lambda req: one if req.params.get("symbol") else every
+
+
 def _coinm_klines_weight(limit: int) -> int:
     return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
 
@@ -61,12 +66,11 @@ class MarketApi:
             ("GET", "/dapi/v1/depth"): get(self.coinm_depth,
                                            lambda r: _coinm_depth_weight(self._coinm_limit(r))),
             ("GET", "/dapi/v1/premiumIndex"): get(self.premium_index, 10),
-            ("GET", "/api/v3/ticker/bookTicker"): get(self.spot_book_ticker, lambda r: 2 if r.params.get("symbol") else 4),
-            ("GET", "/api/v3/ticker/price"): get(self.spot_price, lambda r: 2 if r.params.get("symbol") else 4),
+            ("GET", "/api/v3/ticker/bookTicker"): get(self.spot_book_ticker, _one_or_all(2, 4)),
+            ("GET", "/api/v3/ticker/price"): get(self.spot_price, _one_or_all(2, 4)),
             ("GET", "/api/v3/klines"): get(self.spot_klines, 2),
-            ("GET", "/dapi/v1/ticker/bookTicker"): get(self.coinm_book_ticker,
-                                                       lambda r: 2 if r.params.get("symbol") else 5),
-            ("GET", "/dapi/v1/ticker/price"): get(self.coinm_price, lambda r: 1 if r.params.get("symbol") else 2),
+            ("GET", "/dapi/v1/ticker/bookTicker"): get(self.coinm_book_ticker, _one_or_all(2, 5)),
+            ("GET", "/dapi/v1/ticker/price"): get(self.coinm_price, _one_or_all(1, 2)),
             ("GET", "/dapi/v1/klines"): get(self.coinm_klines,
                                             lambda r: _coinm_klines_weight(limit_param(r, 500, 1500))),
             ("GET", "/sim/info"): get(lambda r: self.sim_info(), 0),
@@ -113,8 +117,8 @@ class MarketApi:
         if not raw.isdigit() or len(raw) > 20:
             raise ApiError(-1100, "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'.")
         if int(raw) > INT_MAX:
-            # not an INT at all (over 5000 is served as 5000, over 2^31-1 is not a number Binance
-            # reads): -1130 is Binance's "Data sent for parameter '%s' is not valid."
+            # over 5000 is served as 5000, but over 2^31-1 is no INT at all; -1130 is Binance's
+            # "Data sent for parameter '%s' is not valid."
             raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
         return min(max(int(raw), 1), SPOT_DEPTH_MAX)
 
@@ -220,4 +224,3 @@ class MarketApi:
             if spec.symbol == symbol:
                 return spec
         raise ApiError(-1121, "Invalid symbol.")
-

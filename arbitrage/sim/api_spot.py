@@ -61,7 +61,8 @@ class SpotApi:
             ("POST", "/api/v3/order"): Route(self.new_order, 1),
             ("GET", "/api/v3/order"): Route(self.get_order, 4),
             ("DELETE", "/api/v3/order"): Route(self.cancel_order, 1),
-            ("POST", "/api/v3/order/test"): Route(self.test_order, lambda r: 20 if _flag(r, "computeCommissionRates") else 1),
+            ("POST", "/api/v3/order/test"): Route(self.test_order,
+                                                  lambda r: 20 if _flag(r, "computeCommissionRates") else 1),
             ("DELETE", "/api/v3/openOrders"): Route(self.cancel_open_orders, 1),
             ("GET", "/api/v3/openOrders"): Route(self.open_orders,
                                                  lambda r: 6 if r.params.get("symbol") else 80),
@@ -117,7 +118,8 @@ class SpotApi:
         self._signed(req)
         spec = self._symbol(req)
         with self.t.market.lock:
-            orders = [self.t.spot.cancel(spec.symbol, o.order_id, None) for o in self.t.spot.open_list(spec.symbol)]
+            orders = [self.t.spot.cancel(spec.symbol, o.order_id, None)
+                      for o in self.t.spot.open_list(spec.symbol)]
         if not orders:
             raise ApiError(-2011, "Unknown order sent.")
         return [self._canceled(o, self.t.spot.new_client_id()) for o in orders]
