@@ -31,6 +31,7 @@ from arbitrage.state import StateError, StateStore
 from arbitrage.tradelog import TradeLog, TradeLogError
 from arbitrage.strategy.entry import FeeRates, enter_below_fees_warning
 from arbitrage.venues import VenueUrls, urls_for
+from app import recording_end
 from app.summary import print_summary
 
 log = logging.getLogger("app.main")
@@ -62,12 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     _install_signal_handlers(stop)
     sim = None
+    unwatch = None
     run_seconds = float(settings.run_seconds)
     give_up_at = time.monotonic() + run_seconds if run_seconds > 0 else None
     try:
         urls, keys, sim = _open_venue(settings, stop, give_up_at)
         if urls is None:
             return EXIT_OK                       # stopped while waiting for the venue
+        unwatch = _watch_recording_end(settings, sim, stop)
         if keys is not None:                     # the local exchange's demo keys
             settings = dataclasses.replace(settings, spot_key=keys[0], spot_secret=keys[1],
                                            dapi_key=keys[0], dapi_secret=keys[1])
@@ -84,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                   exc_info=settings.log_level == "DEBUG")
         return EXIT_ERROR
     finally:
+        if unwatch is not None:
+            unwatch()
         if sim is not None:
             sim.stop()
 
@@ -239,6 +244,7 @@ def _open_venue(settings: Settings, stop: threading.Event, give_up_at: float | N
         return (VenueUrls(info["rest"], info["ws"], info["rest"], info["ws"]),
                 (info["api_key"], info["api_secret"]), None)
     from arbitrage.sim import LocalExchange
+    from arbitrage.sim.replay import ReplayError
 
     try:
         sim = LocalExchange(source=settings.sim_source, seed=settings.sim_seed,
@@ -246,11 +252,26 @@ def _open_venue(settings: Settings, stop: threading.Event, give_up_at: float | N
                             **({"faults": settings.sim_faults} if settings.sim_faults else {}))
     except ValueError as exc:           # a bad fault plan or replay file: a settings problem
         raise StartupError(f"SIM_FAULTS / SIM_REPLAY: {exc}") from None
-    sim.start()
+    try:
+        sim.start()
+    except ReplayError as exc:          # files without a snapshot, or without depth at all
+        raise StartupError(f"SIM_REPLAY: {exc}") from None
     log.info("local exchange (%s) at %s, streams at %s", settings.sim_source, sim.rest_url,
              sim.ws_url)
     return (VenueUrls(sim.rest_url, sim.ws_url, sim.rest_url, sim.ws_url),
             (sim.api_key, sim.api_secret), sim)
+
+
+def _watch_recording_end(settings: Settings, sim, stop: threading.Event):
+    """A replayed recording that ends stops the bot as RUN_SECONDS would (app/recording_end.py).
+    Returns the watcher's off switch, or None when the market never ends."""
+    if settings.venue != "sim":
+        return None
+    if sim is not None:
+        probe, every = recording_end.local_probe(sim), recording_end.LOCAL_EVERY_S
+    else:
+        probe, every = recording_end.remote_probe(settings.sim_url), recording_end.REMOTE_EVERY_S
+    return recording_end.watch(probe, stop, every) if probe is not None else None
 
 
 def _sim_info(rest_url: str) -> dict:

@@ -8,6 +8,7 @@ import sys
 import threading
 
 from arbitrage.sim.exchange import LocalExchange
+from arbitrage.sim.replay import iso_ms
 from arbitrage.sim.symbols import SYMBOLS
 
 
@@ -67,8 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"INFO  {args.source}: {', '.join(ex.market.symbols)} (Ctrl-C to stop)", flush=True)
         if ex.fault_plan is not None:
             print(f"FAULTS {args.faults}", flush=True)
+        reported = False
         while not done.wait(0.2):
-            pass
+            ended_ms = ex.recording_ended_ms()
+            if ended_ms is not None and not reported:
+                reported = True
+                print(f"[REPLAY] recording ended at {iso_ms(ended_ms)}: streams are silent, the books "
+                      f"stay and REST answers until Ctrl-C", flush=True)
         if ex.fault_plan is not None:
             counts = ", ".join(f"{k}={v}" for k, v in ex.fault_counts().items())
             print(f"FAULTS injected: {counts}", flush=True)

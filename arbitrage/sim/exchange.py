@@ -162,7 +162,16 @@ class LocalExchange:
                 "symbols": self.market.symbols, "api_key": self.api_key, "api_secret": self.api_secret}
         if isinstance(self.source, ReplaySource):   # lets a watcher know the recording has ended
             body["replay_finished"] = self.source.finished.is_set()
+            body["replay_ended_ms"] = self.recording_ended_ms()
         return body
+
+    def recording_ended_ms(self) -> int | None:
+        """The recording's exchange time (ms) once a replay has played its last record (or broke
+        off): the streams are silent from then on, the books stay, REST keeps answering. None
+        while it plays, and always for the synthetic market, which never ends."""
+        if isinstance(self.source, ReplaySource) and self.source.ended.is_set():
+            return self.source.ended_ms
+        return None
 
     @property
     def api_key(self) -> str:

@@ -5,6 +5,11 @@ a bare REST depth body for a snapshot. The exchange rebuilds each book as a care
 (diffs recorded before the snapshot are buffered, then applied per §5.2 / §5.4), then plays the
 recorded events of all files, merged by receive time, at recorded speed × `speed`. The captures carry
 no mark: one is derived from the perp mid once per recorded second.
+
+Files chain: a day's capture followed by the next day's (no snapshot of its own, update ids going on
+from the first) plays as one recording; playback starts as soon as every replayed symbol has a book.
+When the last record is played, `ended` is set and `ended_ms` holds the recording's exchange time:
+the streams fall silent and the books stay as they are, which a watcher turns into a clean stop.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
@@ -25,6 +31,10 @@ from arbitrage.sim.marks import MarkState, funding_rate, next_funding_ms
 from arbitrage.sim.symbols import SPOT_OF, SYMBOLS
 
 log = logging.getLogger("arbitrage.sim.replay")
+
+
+class ReplayError(ValueError):
+    """The capture files cannot be replayed (no depth, no snapshot for a symbol): a setting problem."""
 
 SNAPSHOT = "snapshot"
 _MAX_BUFFERED = 50_000     # diffs held for a symbol whose snapshot has not shown up
@@ -100,7 +110,9 @@ class ReplaySource:
         self.funding_interval_sec = funding_interval_sec
         self.exchange_ms = 0          # the recording's exchange clock (latest `E` seen)
         self.t0_ns = 0
-        self.finished = threading.Event()
+        self.finished = threading.Event()     # the playback thread is done, for whatever reason
+        self.ended = threading.Event()        # ...because the recording is over (or broke off)
+        self.ended_ms: int | None = None      # the recording's exchange time at its end
         self._records: Iterator[Record] = iter(())
         self._premium: dict[str, float] = {}
         self._mark_sec = 0
@@ -115,11 +127,9 @@ class ReplaySource:
                   if rec.kind == DEPTH}
         streams = [self._tagged(i, f) for i, f in enumerate(self.files)]
         merged = heapq.merge(*streams, key=lambda pair: pair[1].ns)
-        seen_files: set[int] = set()
         buffered: dict[str, list[dict]] = {}
         books: dict[str, SimBook] = {}
-        for index, rec in merged:
-            seen_files.add(index)
+        for _, rec in merged:
             self._clock(rec)
             if rec.kind == SNAPSHOT and rec.symbol not in books:
                 books[rec.symbol] = self._rebuild(rec, buffered.pop(rec.symbol, []))
@@ -130,19 +140,28 @@ class ReplaySource:
                     buf = buffered.setdefault(rec.symbol, [])
                     buf.append(rec.payload)
                     if len(buf) > _MAX_BUFFERED:
-                        raise ValueError(f"no depth snapshot for {rec.symbol} in the replay files")
-            if wanted <= books.keys() and not buffered and len(seen_files) == len(self.files):
+                        raise ReplayError(f"no depth snapshot for {rec.symbol} in the first "
+                                          f"{_MAX_BUFFERED} of its diffs in {self._names()}")
+            # a later file may continue an earlier one (the next day): it starts with the stream
+            if wanted and wanted <= books.keys() and not buffered:
                 self.t0_ns = rec.ns
                 break
         else:
-            missing = sorted(buffered) or ["any symbol"]
-            raise ValueError(f"replay files hold no usable depth snapshot for {', '.join(missing)}")
+            if not wanted:
+                raise ReplayError(f"no depth updates of a listed symbol in {self._names()}")
+            missing = sorted(wanted - books.keys())
+            raise ReplayError(f"no depth snapshot for {', '.join(missing)} in {self._names()} "
+                              f"(each replayed symbol needs one REST depth snapshot line; a file "
+                              f"without one can only follow a file that has it)")
         self._records = (rec for _, rec in merged)
         market.clock_ms = lambda: self.exchange_ms
         for book in books.values():
             market.add_book(book)
         self._marks(market, publish=False)
         log.info("[REPLAY] books rebuilt for %s from %s", sorted(books), [f.name for f in self.files])
+
+    def _names(self) -> str:
+        return ", ".join(f.name for f in self.files)
 
     def _tagged(self, index: int, path: Path) -> Iterator[tuple[int, Record]]:
         for rec in read_records(path):
@@ -183,11 +202,16 @@ class ReplaySource:
                     return
                 self._play(market, rec)
         except Exception:
+            # nothing more will be played: for whoever watches, the recording is over here
             log.exception("[REPLAY] stopped on an unexpected error")
-            return
         finally:
+            if not stop.is_set():
+                self.ended_ms = self.exchange_ms
+                self.ended.set()
             self.finished.set()
-        log.info("[REPLAY] end of the recording: streams stop, books stay as they are")
+        # whoever runs the exchange reports the end (see LocalExchange.recording_ended)
+        log.debug("[REPLAY] end of the recording at exchange time %s: streams stop, books stay as "
+                  "they are", self.ended_ms)
 
     def _play(self, market: Market, rec: Record) -> None:
         self._clock(rec)
@@ -228,6 +252,12 @@ class ReplaySource:
                                           funding_rate(self._premium[sym]),
                                           next_funding_ms(now, self.funding_interval_sec), now),
                                 publish=publish)
+
+
+def iso_ms(ms: int) -> str:
+    """An exchange time as people read it: 2024-08-08T23:59:59.123Z."""
+    seconds, millis = divmod(ms, 1000)
+    return f"{datetime.fromtimestamp(seconds, tz=timezone.utc):%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
 
 
 def _apply_if_new(book: SimBook, event: dict) -> None:
