@@ -8,7 +8,7 @@ RUN_SECONDS ?= 60
 
 CHAOS_MINUTES ?= 10
 
-.PHONY: demo test chaos bench check-captures clean
+.PHONY: demo test chaos bench check-captures .captures-present clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,19 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 # Rebuild the books from the real captures in ../shared/data and compare with Binance's bookTicker:
-# offline, then replayed by the local exchange into the running bot.
-CAPTURES := ../shared/data/spot_btcusdt_20240808.gz ../shared/data/cm_btcusd_perp_20240808.gz
-check-captures: $(BIN)/.installed
+# offline, then replayed by the local exchange into the running bot (which stops at the end of the
+# recording). The captures are not part of the repository: without them, one line says where they
+# were looked for (DATA=dir to look elsewhere).
+DATA ?= ../shared/data
+CAPTURES := $(DATA)/spot_btcusdt_20240808.gz $(DATA)/cm_btcusd_perp_20240808.gz
+MISSING_CAPTURES = $(filter-out $(wildcard $(CAPTURES)),$(CAPTURES))
+check-captures: .captures-present $(BIN)/.installed
 	$(BIN)/python -m app.check_capture $(CAPTURES)
 	$(BIN)/python -m app.main --venue sim --sim-source replay --sim-speed 12 --verify-books \
 	    --run-seconds 35 --enter-bps 500 --stop-bps 600 --sim-replay $(shell echo $(CAPTURES) | tr ' ' ',')
+
+.captures-present:
+	$(if $(MISSING_CAPTURES),$(error check-captures: $(notdir $(MISSING_CAPTURES)) not found in $(abspath $(DATA)) (the real captures are not part of this repository; DATA=dir to look elsewhere)),@:)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

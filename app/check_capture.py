@@ -5,11 +5,14 @@ snapshot line in the file plays the snapshot (diffs recorded before it are the b
 procedure). Binance's own `bookTicker` is the ground truth: whenever a ticker's update id `u`
 equals the `u` of the last diff applied to our book, both describe the same update, so best bid
 and ask (price and quantity) must agree. A ticker that arrives before the diff carrying its `u`
-is held until that diff is applied. Exit code 1 on any mismatch, resync or unreadable line.
+is held until that diff is applied. Several files are one recording merged by receive time (as
+the local exchange replays them): the next day's capture continues the previous day's book.
+Exit code 1 on any mismatch, resync or unreadable line; 2 when a file is missing.
 """
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import logging
 import sys
@@ -24,6 +27,7 @@ from arbitrage.models import COINM, SPOT, BookTicker, DepthDiff
 
 log = logging.getLogger("arbitrage.check_capture")
 
+EXIT_USAGE = 2     # a file that is not there: nothing was checked
 
 
 @dataclass
@@ -66,12 +70,12 @@ class _SymbolCheck:
 
 
 def _on_snapshot_line(path: Path, raw: str, recv_ns: int, checks: dict[str, _SymbolCheck],
-                      errors: list[str]) -> None:
+                      file_symbols: set[str], errors: list[str]) -> None:
     try:
         body = json.loads(raw)
         symbol = body.get("symbol")  # spot bodies name no symbol: use the file's only depth symbol
-        if symbol is None and len(checks) == 1:
-            symbol = next(iter(checks))
+        if symbol is None and len(file_symbols) == 1:
+            symbol = next(iter(file_symbols))
         if symbol not in checks:
             errors.append(f"{path}: snapshot for unknown symbol {symbol!r} (before any diff?)")
             return
@@ -81,42 +85,50 @@ def _on_snapshot_line(path: Path, raw: str, recv_ns: int, checks: dict[str, _Sym
         return
     check = checks[symbol]
     check.report.snapshots += 1
-    check.sync.on_snapshot(snapshot)
+    check.sync.on_snapshot(snapshot)   # a synced book ignores it, as a live client would
     check.note_resync()
 
 
-def _check_file(path: Path, reports: dict[str, SymbolReport], errors: list[str]) -> None:
-    checks: dict[str, _SymbolCheck] = {}
+def _lines(paths: list[Path]):
+    """(recv_ns, file index, raw) of every file, merged by receive time as the local exchange's
+    replay merges them; equal times keep the files' order."""
+    return heapq.merge(*(_tagged(index, path) for index, path in enumerate(paths)),
+                       key=lambda line: line[0])
+
+
+def _tagged(index: int, path: Path):
     for recv_ns, raw in iter_capture(path):
+        yield recv_ns, index, raw
+
+
+def check_capture(paths: list[str | Path], errors: list[str] | None = None) -> dict[str, SymbolReport]:
+    """Replay the captures through the bot's book path; one report per symbol. The files are one
+    recording, merged by receive time as the local exchange replays them: a symbol's book carries
+    on from one file into the next, so a day's capture followed by the next day's (no snapshot of
+    its own, update ids going on) checks as one. Unreadable lines go to `errors` when given."""
+    errs = errors if errors is not None else []
+    files = [Path(p) for p in paths]
+    checks: dict[str, _SymbolCheck] = {}
+    file_symbols: list[set[str]] = [set() for _ in files]   # depth symbols seen in each file
+    for recv_ns, index, raw in _lines(files):
         if raw.startswith('{"lastUpdateId"'):
-            _on_snapshot_line(path, raw, recv_ns, checks, errors)
+            _on_snapshot_line(files[index], raw, recv_ns, checks, file_symbols[index], errs)
             continue
         try:
             event = parse_message(raw, recv_ns)
         except StreamParseError as exc:
-            errors.append(f"{path}: {exc}")
+            errs.append(f"{files[index]}: {exc}")
             continue
         if isinstance(event, DepthDiff):
             check = checks.get(event.symbol)
             if check is None:
                 rule = SPOT if event.prev_final_id is None else COINM  # only COIN-M sends `pu`
                 check = checks[event.symbol] = _SymbolCheck(event.symbol, rule)
+            file_symbols[index].add(event.symbol)
             check.on_diff(event)
         elif isinstance(event, BookTicker) and event.symbol in checks:
             checks[event.symbol].check.on_ticker(event)
-    for symbol, check in checks.items():
-        key = symbol if symbol not in reports else f"{symbol} ({path.name})"
-        reports[key] = check.finish()
-
-
-def check_capture(paths: list[str | Path], errors: list[str] | None = None) -> dict[str, SymbolReport]:
-    """Replay each capture through the bot's book path; one report per symbol. Unreadable lines
-    go to `errors` when given."""
-    reports: dict[str, SymbolReport] = {}
-    errs = errors if errors is not None else []
-    for path in paths:
-        _check_file(Path(path), reports, errs)
-    return reports
+    return {symbol: check.finish() for symbol, check in checks.items()}
 
 
 def _print(reports: dict[str, SymbolReport], errors: list[str]) -> None:
@@ -137,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.check_capture", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", help="capture files (<ns> <json> per line, .gz ok)")
     args = parser.parse_args(argv)
+    missing = [f for f in args.files if not Path(f).is_file()]
+    for f in missing:
+        print(f"error: {f}: no such file (expected a capture file: <ns> <json> per line, .gz ok)",
+              file=sys.stderr)
+    if missing:
+        return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     errors: list[str] = []
     reports = check_capture(args.files, errors)
