@@ -45,7 +45,7 @@ MISSING_CAPTURES = $(filter-out $(wildcard $(CAPTURES)),$(CAPTURES))
 check-captures: .captures-present $(BIN)/.installed
 	$(BIN)/python -m app.check_capture $(CAPTURES)
 	$(BIN)/python -m app.main --venue sim --sim-source replay --sim-speed 12 --verify-books \
-	    --run-seconds 35 --enter-bps 500 --stop-bps 600 --sim-replay $(shell echo $(CAPTURES) | tr ' ' ',')
+	    --enter-bps 500 --stop-bps 600 --sim-replay $(shell echo $(CAPTURES) | tr ' ' ',')
 
 .captures-present:
 	$(if $(MISSING_CAPTURES),$(error check-captures: $(notdir $(MISSING_CAPTURES)) not found in $(abspath $(DATA)) (the real captures are not part of this repository; DATA=dir to look elsewhere)),@:)

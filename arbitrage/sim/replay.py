@@ -182,10 +182,13 @@ class ReplaySource:
         for event in buffered:
             if int(event["u"]) <= book.last_update_id:
                 continue
-            reach = last_id + 1 if book.spec.is_spot else last_id
-            if first and int(event["U"]) > reach:
-                log.warning("[REPLAY] %s: first diff after the snapshot starts at U=%s > %s",
-                            snap.symbol, event["U"], reach)
+            # spot: the first diff starts at most one past the snapshot; COIN-M: it spans the
+            # snapshot's id, or follows the diff that ended exactly there (`pu`)
+            bridged = (int(event["U"]) <= last_id + 1 if book.spec.is_spot
+                       else int(event["U"]) <= last_id or event.get("pu") == last_id)
+            if first and not bridged:
+                log.warning("[REPLAY] %s: first diff after the snapshot (lastUpdateId %s) starts "
+                            "at U=%s", snap.symbol, last_id, event["U"])
             first = False
             book.apply_recorded(event)
         return book
