@@ -37,24 +37,29 @@ def test_replay_files_without_a_snapshot_stop_before_start_with_the_reason(tmp_p
                       "follow a file that has it)"], result.stderr
 
 
-def test_the_end_of_the_recording_stops_the_bot_with_a_summary(tmp_path):
-    spot, cm = make_captures(tmp_path, seconds=60)
-    # no RUN_SECONDS: only the end of the recording can stop it (before main: a timeout here)
+def test_the_end_of_the_recording_stops_the_bot_as_run_seconds_would(tmp_path):
+    spot, cm = make_captures(tmp_path, seconds=60)      # a steady +5 bps basis
+    # it enters at once and holds (no exit before the end); FLATTEN_ON_EXIT shows that the end
+    # runs the whole wind-down of a stop. No RUN_SECONDS: only the end of the recording can stop
+    # it (before: a timeout here)
     result = run_bot(["--venue", "sim", "--sim-source", "replay", "--sim-speed", SPEED,
-                      "--sim-replay", f"{spot.path},{cm.path}", "--status-interval", "2"], timeout=120)
+                      "--sim-replay", f"{spot.path},{cm.path}", "--status-interval", "2",
+                      "--enter-bps", "1", "--exit-bps", "0", "--stop-bps", "50",
+                      "--max-hold-sec", "1000", "--flatten-on-exit"], timeout=120)
     code, out, err = result.returncode, result.stdout, result.stderr
     assert code == 0, err
     assert "Traceback" not in err
     end_ms = max(spot.last_event_ms, cm.last_event_ms)
     assert [line.split(" INFO ", 1)[-1] for line in ended_lines(err)] == [
         f"[REPLAY] recording ended at {iso_utc(end_ms)}: stopping"]
+    assert err.index("[REPLAY] recording ended") < err.index("FLATTEN_ON_EXIT closes the open trade")
     assert "spot-cm-arb summary" in out and "state: FLAT" in out
+    assert "trades: 1 entries, 1 closed" in out and re.search(r"T\d+ +buy_spot .* shutdown", out)
+    assert out.count("difference 0.00000000 OK") == 2, out       # the ledger checked at the end
     diffs = int(re.search(r"(\d+) depth diffs", out).group(1))
     assert diffs > 300, out                         # it watched the recording, not just its end
     # the end is not taken for trouble: no resync, no "no data" while the recording played
-    assert "resync" not in err.lower().replace("resyncs 0", "")
-    # and nothing after the stop but the wind-down: the summary came from the same run
-    assert err.index("[REPLAY] recording ended") < err.index("[LEDGER] invariant")
+    assert "0 resyncs (spot 0, perp 0)" in out and "no data" not in err
 
 
 def test_a_standalone_replay_ends_the_bot_connected_to_it(tmp_path):
