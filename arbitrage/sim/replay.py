@@ -56,8 +56,9 @@ def _open(path: Path) -> IO[str]:
     return open(path, "r", encoding="utf-8")
 
 
-def read_records(path: str | Path) -> Iterator[Record]:
-    """The usable records of one capture file, in file order; bad lines are logged and skipped."""
+def read_records(path: str | Path, warn: bool = True) -> Iterator[Record]:
+    """The usable records of one capture file, in file order; bad lines are skipped (and logged
+    with `warn`)."""
     path = Path(path)
     last_symbol = ""
     pending: list[tuple[int, dict]] = []       # snapshots whose symbol is not known yet (spot)
@@ -69,7 +70,7 @@ def read_records(path: str | Path) -> Iterator[Record]:
                 ns, msg = int(head), json.loads(body)
             except ValueError:
                 bad += 1
-                if bad == 1 and line.strip():
+                if bad == 1 and warn and line.strip():
                     log.warning("[REPLAY] %s:%d unreadable line skipped: %.80r", path.name, lineno, line)
                 continue
             if not isinstance(msg, dict):
@@ -123,8 +124,8 @@ class ReplaySource:
         # every symbol with depth anywhere in the files needs its book before playback starts
         # (one file may hold both markets, and one market's snapshot may come before the other's
         # first diff)
-        wanted = {rec.symbol for i, f in enumerate(self.files) for _, rec in self._tagged(i, f)
-                  if rec.kind == DEPTH}
+        wanted = {rec.symbol for i, f in enumerate(self.files)
+                  for _, rec in self._tagged(i, f, warn=False) if rec.kind == DEPTH}
         streams = [self._tagged(i, f) for i, f in enumerate(self.files)]
         merged = heapq.merge(*streams, key=lambda pair: pair[1].ns)
         buffered: dict[str, list[dict]] = {}
@@ -163,8 +164,8 @@ class ReplaySource:
     def _names(self) -> str:
         return ", ".join(f.name for f in self.files)
 
-    def _tagged(self, index: int, path: Path) -> Iterator[tuple[int, Record]]:
-        for rec in read_records(path):
+    def _tagged(self, index: int, path: Path, warn: bool = True) -> Iterator[tuple[int, Record]]:
+        for rec in read_records(path, warn):
             if rec.symbol not in SYMBOLS or (self.only and rec.symbol not in self.only):
                 if rec.symbol not in self._skipped:
                     self._skipped.add(rec.symbol)
