@@ -21,7 +21,8 @@ from arbitrage.strategy.engine import (ENTERING, ENTRY_FLAT, ENTRY_HEDGED, ENTRY
                                        EXIT_SENT, EXITING, FLAT, HALT, HALTED, HEDGED, Trade,
                                        transition)
 from arbitrage.strategy.entry import EntryParams, EntryPlan, FeeRates, Rejection, plan_entry
-from arbitrage.strategy.exits import exit_reason, signed_spread
+from arbitrage.strategy.exits import exit_reason
+from arbitrage.strategy.signals import ENTER_RULE, entry_signal_block
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 from arbitrage.strategy.risk import AccountLimits, AccountView, account_blocks, funding_notice
 from arbitrage.state import EngineSnapshot, StateStore
@@ -267,9 +268,13 @@ class Trader:
             return
         for direction, frontier in ((BUY_SPOT, ev.buy), (SELL_SPOT, ev.sell)):
             # the seed's signal and an executable edge must both agree
-            if signed_spread(ev.spread_bps, direction) < enter:
+            signal = entry_signal_block(ev.spread_bps, direction, self.s.enter_bps, self.s.stop_bps)
+            if signal is not None and signal.rule == ENTER_RULE:
                 continue
             if frontier is None or frontier.top_edge_bps is None or frontier.top_edge_bps < enter:
+                continue
+            if signal is not None:                # beyond the stop: it would exit at once
+                self._blocked(f"{direction}: {signal.reason}")
                 continue
             plan = self._plan(direction, market)
             if isinstance(plan, Rejection):
