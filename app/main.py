@@ -149,7 +149,8 @@ def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
     if warning:
         log.warning("%s", warning)
     if settings.dry_run:
-        log.info("DRY_RUN: every order is logged, none is sent; no ledger rows, no state file")
+        log.info("DRY_RUN: every order is logged and filled on paper from the local books, none "
+                 "is sent; no ledger file, no state file")
     start = _with_retry(stop, "accounts", lambda: _starting_point(
         settings, spot, coinm, spot_rules, perp_rules, fresh_exchange), give_up_at)
     if start is None:

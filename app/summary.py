@@ -87,7 +87,11 @@ def _px(price) -> str:
 def _ledger(bot) -> list[str]:
     acc = bot.accounting
     if acc is None or acc.log is None:
-        return ["ledger: none (DRY_RUN)"] if bot.s.dry_run else []
+        if not bot.s.dry_run:
+            return []
+        lines = ["ledger: none written (DRY_RUN)" + (": on paper, filled from the local books"
+                                                     if acc is not None and acc.rows else "")]
+        return lines + (["", render(acc.rows)] if acc is not None and acc.rows else [])
     lines = [f"ledger: {len(acc.rows)} row(s) this run in {acc.log.path}"
              + (f", {acc.log.pending} waiting to be written" if acc.log.pending else "")]
     if acc.rows:

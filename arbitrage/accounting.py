@@ -27,7 +27,7 @@ log = logging.getLogger("arbitrage.accounting")
 class Accounting:
     def __init__(self, tradelog: TradeLog | None, spot_rules: SymbolRules,
                  perp_rules: SymbolRules, start_ms: int) -> None:
-        self.log = tradelog                       # None under DRY_RUN: nothing real to account
+        self.log = tradelog                       # None under DRY_RUN: rows on paper, not written
         self.spot_rules, self.perp_rules = spot_rules, perp_rules
         self.start_ms = start_ms                  # exchange time when the start balances were read
         self.rows: list[LedgerRow] = []           # written (or queued) by this run
@@ -47,8 +47,6 @@ class Accounting:
 
     # -- pairs ------------------------------------------------------------------------------
     def on_pair(self, result: PairResult, trade: Trade) -> None:
-        if self.log is None:
-            return
         spec = result.spec
         size = self.perp_rules.contract_size or Decimal(1)
         label = _label(trade.direction, closing=spec.kind == "exit")
@@ -124,11 +122,17 @@ class Accounting:
             self._trade_rows.setdefault(row.trade_id, []).append(row)
         if key in self._known:
             log.info("[LEDGER] %s %s already in %s: not written twice", row.event, row.trade_id,
-                     self.log.path)
+                     self.log.path if self.log else "memory")
             return
         self._known.add(key)
         if row.ts_ms >= self.start_ms:
             self.rows.append(row)
+        if self.log is None:                      # DRY_RUN: paper fills, kept for the summary
+            log.info("[DRY] on paper, not written: %s %s Δbtc %s Δusdt %s%s", row.event,
+                     row.trade_id or "-", row.delta_btc,
+                     row.delta_usdt if row.delta_usdt is not None else "-",
+                     f" net_btc {row.net_btc}" if row.net_btc is not None else "")
+            return
         self.log.append(row)
         log.info("[LEDGER] %s %s Δbtc %s Δusdt %s%s", row.event, row.trade_id or "-",
                  row.delta_btc, row.delta_usdt if row.delta_usdt is not None else "-",

@@ -31,6 +31,7 @@ from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier
 from decimal import Decimal
 
 from arbitrage.execution import PairExecutor, PairSpec
+from arbitrage.paper import PaperDesk
 from arbitrage.strategy.entry import FeeRates
 from arbitrage.strategy.risk import MarketLimits
 from arbitrage.accounting import Accounting
@@ -109,7 +110,11 @@ class Bot:
                                      float(settings.pair_timeout_sec),
                                      float(settings.pair_poll_interval), settings.dry_run,
                                      on_done=self._pair_finished,
-                                     on_created=lambda reqs: self.trader.on_orders_created(reqs))
+                                     on_created=lambda reqs: self.trader.on_orders_created(reqs),
+                                     paper=PaperDesk(lambda: (self.market.spot.book,
+                                                              self.market.perp.book),
+                                                     spot_rules, perp_rules, fees)
+                                     if settings.dry_run else None)
         self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
                              self._request_account, accounting, store)
         self._sweep_from_ms = accounting.start_ms if accounting is not None else 0

@@ -21,6 +21,7 @@ from typing import Callable, Protocol
 from arbitrage.exchanges.errors import (BadResponse, BinanceError, CancelRejected, OrderNotFound,
                                         RateLimited, Rejected, UnknownOutcome)
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
+from arbitrage.paper import PaperDesk
 from arbitrage.orders import NOT_PLACED, OPEN, REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
 
 log = logging.getLogger("arbitrage.execution")
@@ -110,12 +111,14 @@ class PairExecutor:
     def __init__(self, spot: Gateway, perp: Gateway, base_asset: str, pair_timeout_s: float,
                  poll_s: float, dry_run: bool, on_done: Callable[[PairResult], None],
                  on_created: Callable[[list[OrderRequest]], None] | None = None,
-                 resolve_delays_s: tuple[float, ...] = RESOLVE_DELAYS_S) -> None:
+                 resolve_delays_s: tuple[float, ...] = RESOLVE_DELAYS_S,
+                 paper: PaperDesk | None = None) -> None:
         self.gw = {SPOT: spot, COINM: perp}
         self.base_asset = base_asset     # spot BUY commissions in it reduce what the trade holds
         self.pair_timeout_s = pair_timeout_s
         self.poll_s = poll_s
         self.dry_run = dry_run
+        self.paper = paper               # DRY_RUN: fills on paper from the local books
         self.on_done = on_done
         self.on_created = on_created or (lambda reqs: None)
         self.resolve_delays_s = resolve_delays_s
@@ -137,6 +140,8 @@ class PairExecutor:
         finds them meanwhile by the client ids of the trade id reserved on disk."""
         if record_first:
             self.on_created([spec.spot, spec.perp])
+        if self.dry_run and self.paper is not None:
+            self.paper.snapshot(spec.spot.quantity, spec.perp.quantity)   # the books, as now
         self.busy.set()
         spot, perp = TrackedOrder(spec.spot), TrackedOrder(spec.perp)
         started = (threading.Event(), threading.Event())
@@ -236,9 +241,12 @@ class PairExecutor:
             order.apply(REJECTED, error="nothing to send")
             return sent_ns
         if self.dry_run:
-            log.info("[DRY] would send %s %s %s %s %s%s", req.symbol, req.side, req.type,
-                     req.quantity, req.price or "MARKET", " reduceOnly" if req.reduce_only else "")
-            order.report(_dry_fill(req, px_hint))
+            state = self.paper.fill(req) if self.paper is not None else _dry_fill(req, px_hint)
+            log.info("[DRY] would send %s %s %s %s %s%s; on paper %s %s @ %s", req.symbol,
+                     req.side, req.type, req.quantity, req.price or "MARKET",
+                     " reduceOnly" if req.reduce_only else "", state.status, state.executed_qty,
+                     f"{state.avg_price:.2f}" if state.avg_price is not None else "-")
+            order.report(state)
             return sent_ns
         self.orders_sent += 1
         try:
@@ -403,9 +411,10 @@ class PairExecutor:
         state = order.state
         if state is None or order.executed == 0:
             return ()
-        if self.dry_run:
-            return ()
         fills = tuple(state.fills)
+        if self.dry_run:                   # paper fills come with the order, or not at all
+            result.fills[cid] = fills
+            return fills
         if sum((f.qty for f in fills), Decimal(0)) != order.executed:
             fills = ()
             for delay in FILL_DELAYS_S:
