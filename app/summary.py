@@ -5,6 +5,7 @@ from typing import TextIO
 
 from app.report import render
 from arbitrage.bookcheck import ticker_text
+from arbitrage.numbers import plain
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 
 
@@ -33,11 +34,11 @@ def print_summary(bot, stats, out: TextIO) -> None:
         lines.append(f"book check {symbol}: {ticker_text(check.counts)}")
     if stats.spread_min is not None:
         lines.append(f"spread: min {stats.spread_min:+.2f} bps, max {stats.spread_max:+.2f} bps "
-                     f"(ENTER {s.enter_bps}, EXIT {s.exit_bps}, STOP {s.stop_bps})")
+                     f"(ENTER {plain(s.enter_bps)}, EXIT {plain(s.exit_bps)}, STOP {plain(s.stop_bps)})")
     for direction, label in ((BUY_SPOT, "buy spot / sell perp"), (SELL_SPOT, "sell spot / buy perp")):
         n = stats.opportunities[direction]
         best = stats.best_size_usd[direction]
-        lines.append(f"{label}: frontier >= MIN_V_USD {s.min_v_usd} on {n} evaluations"
+        lines.append(f"{label}: frontier >= MIN_V_USD {plain(s.min_v_usd)} on {n} evaluations"
                      + (f", largest ${best:,.0f}" if n else ""))
     lines += _trades(bot)
     lines += _ledger(bot)
@@ -68,14 +69,16 @@ def _trades(bot) -> list[str]:
     for t in tr.closed:
         held = ((t.closed_ms or t.opened_ms) - t.opened_ms) / 1000
         exit_spread = f"{t.exit_spread_bps:+.2f}" if t.exit_spread_bps is not None else "-"
-        lines.append(f"  {t.trade_id:<15} {t.direction:<9} {t.spot_btc:>11} {t.contracts:>5} "
+        lines.append(f"  {t.trade_id:<15} {t.direction:<9} {plain(t.spot_btc):>11} "
+                     f"{plain(t.contracts):>5} "
                      f"{t.entry_spread_bps:>+8.2f} {exit_spread:>8} {held:>5.1f}s  "
                      f"{_px(t.spot_vwap)}/{_px(t.exit_spot_vwap):<9} "
                      f"{_px(t.perp_vwap)}/{_px(t.exit_perp_vwap):<8} {t.exit_reason}")
     if tr.trade is not None and tr.state != "FLAT":
         t = tr.trade
         base = bot.spot_rules.base_asset
-        lines.append(f"  open: {t.trade_id} {t.direction} spot {t.spot_btc} {base}, {t.contracts} "
+        lines.append(f"  open: {t.trade_id} {t.direction} spot {plain(t.spot_btc)} {base}, "
+                     f"{plain(t.contracts)} "
                      f"contracts, entered at {t.entry_spread_bps:+.2f} bps")
     return lines
 

@@ -23,6 +23,7 @@ from arbitrage.exchanges.errors import BinanceError
 from arbitrage.exchanges.streams import StreamParseError, parse_message
 from arbitrage.exchanges.ws import StreamRunner
 from arbitrage.marketdata import MarketData
+from arbitrage.numbers import plain
 from arbitrage.models import (BookTicker, DepthDiff, DepthSnapshot, MarkPrice, SnapshotResult, StreamStatus,
                               SymbolRules)
 from arbitrage.evaluation import Evaluation, evaluate
@@ -466,10 +467,11 @@ class Bot:
         t = tr.trade
         if t is not None and tr.state != "HALTED":
             age = (now_ns // 1_000_000 - t.opened_ms) / 1000
-            parts.append(f"{t.trade_id} {t.direction} spot {t.spot_btc} {self.spot_rules.base_asset} "
-                         f"{t.contracts} cntr "
+            parts.append(f"{t.trade_id} {t.direction} spot {plain(t.spot_btc)} "
+                         f"{self.spot_rules.base_asset} {plain(t.contracts)} cntr "
                          f"entry {t.entry_spread_bps:+.2f}bps age {age:.1f}s |")
-        parts.append(f"trades {len(tr.closed)} |")
+        # the open one counts too: "trades 0" while the first trade is held read as "nothing"
+        parts.append(f"trades open {0 if t is None else 1}, closed {len(tr.closed)} |")
         for label, sync in (("spot", md.spot), ("perp", md.perp)):
             b, a = sync.book.best_bid(), sync.book.best_ask()
             if sync.ready and b and a:

@@ -21,6 +21,8 @@ from typing import Any, Callable, Mapping
 
 from dotenv import dotenv_values
 
+from arbitrage.numbers import plain
+
 DEFAULT, DOTENV, ENV, CLI = "default", ".env", "env", "cli"
 VENUES = ("sim", "testnet", "live")
 # Quotes the spot leg may use: the COIN-M contract is USD-denominated, so the spot leg must be a USD coin.
@@ -325,7 +327,7 @@ class Settings:
             if spec.secret:
                 shown = _mask(value)
             else:
-                shown = str(value) if value != "" else "(empty)"
+                shown = plain(value) if value != "" else "(empty)"
             out[spec.env] = f"{shown} ({self.source_of(spec.name)})"
         return out
 

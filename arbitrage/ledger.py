@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Iterable, Mapping
 
 from arbitrage.models import BUY, COINM, SPOT, CoinmAccount, Fill, Income, SpotAccount
+from arbitrage.numbers import plain  # noqa: F401  (the CSV's and the logs' one rule; re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,6 @@ ORDER_ID_SEPARATOR = " "    # several orders in one row (an exit plus its remain
 
 def q8(value: Decimal) -> Decimal:
     return value.quantize(Q8, rounding=ROUND_HALF_EVEN)
-
-
-def plain(value: Decimal) -> str:
-    """Exact, never an exponent (0E-8 -> 0.00000000); products of 8-decimal numbers carry 16
-    decimals of trailing zeros: those beyond 8 are dropped when that is exact."""
-    if value.as_tuple().exponent < -8 and value == value.quantize(Q8):
-        value = value.quantize(Q8)
-    return format(value, "f")
 
 
 def iso_utc(ts_ms: int) -> str:

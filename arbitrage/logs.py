@@ -7,8 +7,12 @@ third-party library, a repr at DEBUG level.
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from decimal import Decimal
 from typing import Iterable
+
+from arbitrage.numbers import plain
 
 MASK = "****"
 MIN_SECRET_LEN = 8          # shorter values would mask ordinary words and numbers all over the log
@@ -50,6 +54,25 @@ class SecretFilter(logging.Filter):
         return True
 
 
+# one %-conversion of a log message: which argument goes where, and as what
+_CONVERSION = re.compile(r"%(?:\(\w+\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])")
+
+
+class PlainNumbers(logging.Filter):
+    """Every Decimal a log call passes for a `%s` is shown by `numbers.plain` (never `2E-8`, never
+    16 decimals of trailing zeros), whoever wrote the call; `%.2f` and the like are left alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, tuple) or not any(type(a) is Decimal for a in args):
+            return True
+        kinds = [m.group(1) for m in _CONVERSION.finditer(str(record.msg)) if m.group(1) != "%"]
+        if len(kinds) == len(args):
+            record.args = tuple(plain(a) if type(a) is Decimal and kind == "s" else a
+                                for a, kind in zip(args, kinds))
+        return True
+
+
 def setup_logging(level: str, secrets: Iterable[str]) -> None:
     """Install the stderr handler (`HH:MM:SS.mmm LEVEL message`) on the root logger; safe to call twice."""
     level = level.upper()
@@ -58,6 +81,7 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)s %(message)s",
                                            datefmt="%H:%M:%S"))
+    handler.addFilter(PlainNumbers())          # before the secrets: that one formats the message
     handler.addFilter(SecretFilter(secrets))
     setattr(handler, _OURS, True)
     root = logging.getLogger()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from arbitrage.models import OrderRequest, OrderState
+from arbitrage.numbers import plain
 
 log = logging.getLogger("arbitrage.orders")
 
@@ -78,7 +79,7 @@ class TrackedOrder:
                                            f"{state.client_order_id}")
             if self.state is not None and state.executed_qty < self.state.executed_qty:
                 raise OrderTransitionError(f"{self.request.client_order_id}: executed qty went "
-                                           f"back from {self.state.executed_qty} to {state.executed_qty}")
+                                           f"back from {plain(self.state.executed_qty)} to {plain(state.executed_qty)}")
             self.state = state
         if error is not None:
             self.error = error

@@ -17,6 +17,7 @@ from typing import Callable
 from arbitrage.accounting import Accounting
 from arbitrage.execution import PairExecutor, PairResult, PairSpec, client_id, floor_to
 from arbitrage.models import BUY, COINM, SELL, SPOT, CoinmAccount, OrderRequest, SpotAccount, SymbolRules
+from arbitrage.numbers import plain
 from arbitrage.strategy.engine import (ENTERING, ENTRY_FLAT, ENTRY_HEDGED, ENTRY_SENT, EXIT_FLAT,
                                        EXIT_SENT, EXITING, FLAT, HALT, HALTED, HEDGED, Trade,
                                        transition)
@@ -145,7 +146,7 @@ class Trader:
             log.info("[HEDGE] COIN-M position %s, expected %s: checking again", amount, expected)
             self.request_account()
             return
-        self.halt(f"COIN-M position is {amount} contracts but the bot expects {expected}: the "
+        self.halt(f"COIN-M position is {plain(amount)} contracts but the bot expects {plain(expected)}: the "
                   f"hedge changed outside the bot (check /dapi/v1/positionRisk and open orders)")
 
     def _outside_fills(self, fills: list, now_ms: int) -> None:
@@ -171,9 +172,9 @@ class Trader:
         held = t.contracts + mine
         log.warning("[HEDGE] %s: COIN-M position changed outside the bot (liquidation/ADL?) from "
                     "%s to %s contracts: closing the trade", t.trade_id, t.contracts, held)
-        self.trade = t.closed(contracts=held, notes=t.notes + (f"changed outside to {held}",))
+        self.trade = t.closed(contracts=held, notes=t.notes + (f"changed outside to {plain(held)}",))
         if held * t.contracts < 0:            # flipped: not ours to unwind blindly
-            self.halt(f"COIN-M position of trade {t.trade_id} flipped to {held} contracts outside "
+            self.halt(f"COIN-M position of trade {t.trade_id} flipped to {plain(held)} contracts outside "
                       f"the bot")
             return
         self.start_exit("hedge reduced outside", None, now_ms)   # a 0-contract leg is not sent

@@ -349,7 +349,7 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
     # 0.5 BTC and 10 bps). With the perp price the residual stays below one spot step.
     spot_qty = _hedge_qty(perp, contracts, perp_rules, spot_rules.step_size)
     if spot_qty is None:
-        return reject(f"perp book too thin for {contracts} contracts")
+        return reject(f"perp book too thin for {fmt(contracts)} contracts")
     # MAX_Q_BTC_FRONTIER caps the spot leg, but the frontier capped V/spot_px: selling spot above
     # the perp price, N·S/perp_px is larger (0.5005 BTC at the 0.5 cap and 10 bps). Give back
     # contracts until the hedge fits under the cap (one contract is usually enough).
@@ -360,7 +360,7 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
             return reject(f"the hedge of one contract is more than MAX_Q_BTC_FRONTIER {fmt(cap)}")
         spot_qty = _hedge_qty(perp, contracts, perp_rules, spot_rules.step_size)
         if spot_qty is None:   # cannot happen: fewer contracts than a walk that filled
-            return reject(f"perp book too thin for {contracts} contracts")
+            return reject(f"perp book too thin for {fmt(contracts)} contracts")
     notional = contracts * s_dec
     problem = qty_problem("spot qty", spot_rules, spot_qty, taker)
     if problem:

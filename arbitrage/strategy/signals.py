@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from arbitrage.strategy.exits import signed_spread
+from arbitrage.numbers import plain
 
 ENTER_RULE = "ENTER_BPS"
 STOP_RULE = "STOP_BPS"
@@ -28,7 +29,7 @@ def entry_signal_block(spread: float, direction: str, enter_bps: Decimal | float
     sell_spot trade pays two round trips of fees and the book's slippage for nothing."""
     s = signed_spread(spread, direction)
     if s < float(enter_bps):
-        return SignalBlock(ENTER_RULE, f"spread {spread:+.2f} bps short of ENTER_BPS {enter_bps}")
+        return SignalBlock(ENTER_RULE, f"spread {spread:+.2f} bps short of ENTER_BPS {plain(enter_bps)}")
     if s >= float(stop_bps):
-        return SignalBlock(STOP_RULE, f"spread {spread:+.2f} bps beyond STOP_BPS {stop_bps}")
+        return SignalBlock(STOP_RULE, f"spread {spread:+.2f} bps beyond STOP_BPS {plain(stop_bps)}")
     return None
