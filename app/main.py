@@ -16,7 +16,7 @@ import time
 
 import requests
 
-from arbitrage.config import Settings, SettingsError, check_dotenv_permissions, load_settings
+from arbitrage.config import SPECS, Settings, SettingsError, check_dotenv_permissions, load_settings
 from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.errors import BinanceError, UnknownSymbol
@@ -27,6 +27,7 @@ from arbitrage.ledger import Balances
 from arbitrage.logs import setup_logging
 from arbitrage.models import SPOT, SymbolRules
 from arbitrage.reconcile import ExchangeView, reconcile, reserved_legs
+from arbitrage.setting_names import misspelt_settings
 from arbitrage.state import StateError, StateStore
 from arbitrage.tradelog import TradeLog, TradeLogError
 from arbitrage.strategy.entry import FeeRates, enter_below_fees_warning
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_SETTINGS
     setup_logging(settings.log_level, _secrets(settings))
+    for warning in misspelt_settings(os.environ, ".env", (spec.env for spec in SPECS)):
+        log.warning("%s", warning)
     if settings.print_config:
         for name, value in settings.masked().items():
             print(f"{name} = {value}")

@@ -455,6 +455,7 @@ def _flags(spec: _Spec) -> tuple[str, ...]:
 
 def _parse_cli(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
+        prog="python -m app.main",      # argparse would say "main.py": not how it is started
         description="Spot / COIN-M basis bot. Every option can also be set in the environment or .env "
                     "under its upper-case name; API keys only there (SPOT_KEY, SPOT_SECRET, DAPI_KEY, DAPI_SECRET).",
         allow_abbrev=False)
