@@ -21,6 +21,7 @@ from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.errors import BinanceError, UnknownSymbol
 from arbitrage.exchanges.http import BinanceHttp
+from arbitrage.exchanges.net_errors import describe as describe_network_error
 from arbitrage.accounting import Accounting
 from arbitrage.exchanges.errors import OrderNotFound
 from arbitrage.ledger import Balances
@@ -301,12 +302,19 @@ def _with_retry(stop: threading.Event, what: str, call, give_up_at: float | None
         except (BinanceError, requests.RequestException, OSError, ValueError) as exc:
             if give_up_at is not None and time.monotonic() + delay > give_up_at:
                 raise GaveUp(f"gave up reaching {what} after {time.monotonic() - started:.0f} s "
-                             f"({type(exc).__name__})") from None
-            log.warning("[NET] %s unreachable (%s); retrying in %.1f s", what,
-                        f"{type(exc).__name__}: {exc}"[:160], delay)
+                             f"({_why(exc)})") from None
+            log.warning("[NET] %s unreachable (%s); retrying in %.1f s", what, _why(exc), delay)
             stop.wait(delay)
             delay = min(delay * 2, RETRY_MAX_S)
     return None
+
+
+def _why(exc: Exception) -> str:
+    """The host and the kind of failure; never requests' own text (it holds the whole URL)."""
+    if isinstance(exc, requests.RequestException):
+        url = exc.request.url if exc.request is not None and exc.request.url else ""
+        return describe_network_error(exc, url)
+    return f"{type(exc).__name__}: {exc}"[:200]
 
 
 def _install_signal_handlers(stop: threading.Event) -> None:

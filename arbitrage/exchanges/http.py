@@ -34,6 +34,7 @@ from arbitrage.exchanges.errors import (
     BadResponse, BinanceError, ClockSkew, IpBanned, RateLimited, Rejected, Retryable,
     UnknownOutcome,
 )
+from arbitrage.exchanges.net_errors import host_of, network_cause
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class BinanceHttp:
                  monotonic: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.host = host_of(self.base_url)     # named when the venue cannot be reached
         self._api_key = api_key
         self._api_secret = api_secret
         self.recv_window = recv_window
@@ -269,11 +271,12 @@ class BinanceHttp:
         try:
             resp = self._adapter.send(prepared, timeout=self.timeout, **self._send_settings)
         except requests.RequestException as exc:
-            # `from None`: the requests message holds the full URL, signature included.
-            kind = type(exc).__name__
+            # `from None`: the requests message holds the full URL, signature included. The
+            # host and the kind of failure (DNS, refused, TLS, timeout) say what to fix.
+            why = f"{self.host}: {network_cause(exc)}"
             if _never_sent(exc):
-                raise Retryable(f"not sent ({kind})", method=method, path=path) from None
-            raise UnknownOutcome(f"no response ({kind})", method=method, path=path) from None
+                raise Retryable(f"not sent: {why}", method=method, path=path) from None
+            raise UnknownOutcome(f"no response: {why}", method=method, path=path) from None
         self._track_limits(resp.headers)
         content = resp.content
         try:

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import websocket
 from websocket import ABNF
 
+from arbitrage.exchanges.net_errors import network_cause
+
 log = logging.getLogger(__name__)
 
 _DATA_OPCODES = (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY)
@@ -118,7 +120,7 @@ class StreamRunner:
             ws = websocket.create_connection(self._url, timeout=self.connect_timeout,
                                              skip_utf8_validation=True)   # decoded below
         except Exception as exc:   # refused, DNS, handshake status...: all mean "try later"
-            log.warning("[WS] %s connect failed: %s", self._where, type(exc).__name__)
+            log.warning("[WS] %s connect failed: %s", self._where, network_cause(exc))
             return None
         with self._lock:
             if self._stop.is_set():
