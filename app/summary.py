@@ -34,7 +34,8 @@ def print_summary(bot, stats, out: TextIO) -> None:
         lines.append(f"book check {symbol}: {ticker_text(check.counts)}")
     if stats.spread_min is not None:
         lines.append(f"spread: min {stats.spread_min:+.2f} bps, max {stats.spread_max:+.2f} bps "
-                     f"(ENTER {plain(s.enter_bps)}, EXIT {plain(s.exit_bps)}, STOP {plain(s.stop_bps)})")
+                     f"(ENTER {plain(s.enter_bps)}, EXIT {plain(s.exit_bps)}, "
+                     f"STOP {plain(s.stop_bps)})")
     for direction, label in ((BUY_SPOT, "buy spot / sell perp"), (SELL_SPOT, "sell spot / buy perp")):
         n = stats.opportunities[direction]
         best = stats.best_size_usd[direction]

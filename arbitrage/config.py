@@ -192,7 +192,7 @@ SPECS: tuple[_Spec, ...] = (
           ("--coinm", "--coinm-symbol")),
     _Spec("venue", None, _choice(*VENUES), "sim | testnet | live (default: sim without keys, testnet with keys)"),
     _b("confirm_live", False, "required together with VENUE=live: real money"),
-    _b("dry_run", False, "log would-be orders instead of sending them; fill them on paper from the books"),
+    _b("dry_run", False, "log would-be orders instead of sending them; fill them on paper"),
     _f("run_seconds", 0, "main loop duration, 0 = until stopped", **SECONDS),
     _f("poll_interval", 0.5, "timer tick for time-based rules", **POSITIVE_SECONDS),
     _d("enter_bps", "6", "entry threshold, bps", low=0, above=True),

@@ -22,8 +22,8 @@ from arbitrage.exchanges.errors import (BadResponse, BinanceError, CancelRejecte
                                         RateLimited, Rejected, UnknownOutcome)
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
 from arbitrage.numbers import plain
-from arbitrage.paper import PaperDesk
 from arbitrage.orders import NOT_PLACED, OPEN, REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
+from arbitrage.paper import PaperDesk
 
 log = logging.getLogger("arbitrage.execution")
 
@@ -457,22 +457,23 @@ class PairExecutor:
             self._send(order, spec.spot_px if req.market == SPOT else spec.perp_px, patient=True)
             if order.status == UNKNOWN:
                 result.halt_reason = (f"rescue {req.client_order_id} outcome unknown; spot "
-                                      f"{plain(result.spot_btc)} BTC and {plain(result.contracts)} contracts "
-                                      f"may be unhedged")
+                                      f"{plain(result.spot_btc)} BTC and "
+                                      f"{plain(result.contracts)} contracts may be unhedged")
                 return
             if order.executed == 0:
                 failures += 1
                 if failures >= RESCUE_ATTEMPTS:
                     result.halt_reason = (f"rescue {req.client_order_id} failed ({order.status}: "
                                           f"{order.error}) after {failures} attempts; spot "
-                                          f"{plain(result.spot_btc)} BTC and {plain(result.contracts)} "
-                                          f"contracts are unhedged")
+                                          f"{plain(result.spot_btc)} BTC and "
+                                          f"{plain(result.contracts)} contracts are unhedged")
                     return
                 time.sleep(RETRY_PAUSE_S)
             self._account(result)
         if self._rescue_order(result, first_attempt + RESCUE_ATTEMPTS + 1) is not None:
-            result.halt_reason = (f"still unhedged after rescue: spot {plain(result.spot_btc)} BTC, "
-                                  f"{plain(result.contracts)} contracts")
+            result.halt_reason = (f"still unhedged after rescue: spot "
+                                  f"{plain(result.spot_btc)} BTC, {plain(result.contracts)} "
+                                  f"contracts")
 
     def _rescue_order(self, result: PairResult, attempt: int) -> OrderRequest | None:
         """The MARKET order that flattens the unhedged excess, or None when hedged within one
@@ -536,8 +537,9 @@ class PairExecutor:
                     break
                 time.sleep(RETRY_PAUSE_S)
             if retry.status == UNKNOWN or missing > 0:
-                result.halt_reason = (f"exit of {o.request.symbol} incomplete: {plain(missing)} missing "
-                                      f"after {n + 1} attempt(s) ({retry.status}: {retry.error})")
+                result.halt_reason = (f"exit of {o.request.symbol} incomplete: {plain(missing)} "
+                                      f"missing after {n + 1} attempt(s) ({retry.status}: "
+                                      f"{retry.error})")
                 return
         self._account(result)
 

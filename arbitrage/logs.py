@@ -55,7 +55,8 @@ class SecretFilter(logging.Filter):
 
 
 # one %-conversion of a log message: which argument goes where, and as what
-_CONVERSION = re.compile(r"%(?:\(\w+\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])")
+_CONVERSION = re.compile(
+    r"%(?:\(\w+\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])")
 
 
 class PlainNumbers(logging.Filter):

@@ -79,7 +79,8 @@ class TrackedOrder:
                                            f"{state.client_order_id}")
             if self.state is not None and state.executed_qty < self.state.executed_qty:
                 raise OrderTransitionError(f"{self.request.client_order_id}: executed qty went "
-                                           f"back from {plain(self.state.executed_qty)} to {plain(state.executed_qty)}")
+                                           f"back from {plain(self.state.executed_qty)} to "
+                                           f"{plain(state.executed_qty)}")
             self.state = state
         if error is not None:
             self.error = error

@@ -22,7 +22,8 @@ import time
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Callable, Iterable
 
-from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, Level, OrderRequest, OrderState, SymbolRules
+from arbitrage.models import (BUY, COINM, SELL, SPOT, Fill, Level, OrderRequest, OrderState,
+                              SymbolRules)
 from arbitrage.strategy.entry import FeeRates
 
 Q8 = Decimal("0.00000001")

@@ -23,7 +23,7 @@ from arbitrage.strategy.engine import (ENTERING, ENTRY_FLAT, ENTRY_HEDGED, ENTRY
                                        transition)
 from arbitrage.strategy.entry import EntryParams, EntryPlan, FeeRates, Rejection, plan_entry
 from arbitrage.strategy.exits import exit_reason
-from arbitrage.strategy.signals import ENTER_RULE, entry_signal_block
+from arbitrage.strategy.signals import ENTER_RULE, entry_window_rule, window_reason
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 from arbitrage.strategy.risk import AccountLimits, AccountView, account_blocks, funding_notice
 from arbitrage.state import EngineSnapshot, StateStore
@@ -72,6 +72,7 @@ class Trader:
         self.fees = fees
         self.request_account = request_account
         self.params = EntryParams.from_settings(settings)
+        self._stop_bps = float(settings.stop_bps)    # converted once: read on every evaluation
         self.limits = AccountLimits.from_settings(settings, ACCOUNT_STALE_MS)
         self.state = FLAT
         self.trade: Trade | None = None          # the open (or opening / closing) trade
@@ -146,8 +147,9 @@ class Trader:
             log.info("[HEDGE] COIN-M position %s, expected %s: checking again", amount, expected)
             self.request_account()
             return
-        self.halt(f"COIN-M position is {plain(amount)} contracts but the bot expects {plain(expected)}: the "
-                  f"hedge changed outside the bot (check /dapi/v1/positionRisk and open orders)")
+        self.halt(f"COIN-M position is {plain(amount)} contracts but the bot expects "
+                  f"{plain(expected)}: the hedge changed outside the bot (check "
+                  f"/dapi/v1/positionRisk and open orders)")
 
     def _outside_fills(self, fills: list, now_ms: int) -> None:
         """Executions the bot did not order (liquidation / ADL) are booked, and the bot's record
@@ -172,10 +174,11 @@ class Trader:
         held = t.contracts + mine
         log.warning("[HEDGE] %s: COIN-M position changed outside the bot (liquidation/ADL?) from "
                     "%s to %s contracts: closing the trade", t.trade_id, t.contracts, held)
-        self.trade = t.closed(contracts=held, notes=t.notes + (f"changed outside to {plain(held)}",))
+        self.trade = t.closed(contracts=held,
+                              notes=t.notes + (f"changed outside to {plain(held)}",))
         if held * t.contracts < 0:            # flipped: not ours to unwind blindly
-            self.halt(f"COIN-M position of trade {t.trade_id} flipped to {plain(held)} contracts outside "
-                      f"the bot")
+            self.halt(f"COIN-M position of trade {t.trade_id} flipped to {plain(held)} contracts "
+                      f"outside the bot")
             return
         self.start_exit("hedge reduced outside", None, now_ms)   # a 0-contract leg is not sent
 
@@ -269,13 +272,14 @@ class Trader:
             return
         for direction, frontier in ((BUY_SPOT, ev.buy), (SELL_SPOT, ev.sell)):
             # the seed's signal and an executable edge must both agree
-            signal = entry_signal_block(ev.spread_bps, direction, self.s.enter_bps, self.s.stop_bps)
-            if signal is not None and signal.rule == ENTER_RULE:
+            rule = entry_window_rule(ev.spread_bps, direction, enter, self._stop_bps)
+            if rule == ENTER_RULE:
                 continue
             if frontier is None or frontier.top_edge_bps is None or frontier.top_edge_bps < enter:
                 continue
-            if signal is not None:                # beyond the stop: it would exit at once
-                self._blocked(f"{direction}: {signal.reason}")
+            if rule is not None:                  # beyond the stop: it would exit at once
+                self._blocked(f"{direction}: " + window_reason(rule, ev.spread_bps,
+                                                               self.s.enter_bps, self.s.stop_bps))
                 continue
             plan = self._plan(direction, market)
             if isinstance(plan, Rejection):

@@ -15,30 +15,32 @@ from arbitrage.models import CoinmAccount, MarginAsset, SpotAccount
 from arbitrage.strategy.engine import ENTERING, FLAT
 from arbitrage.strategy.exits import STOP, exit_reason
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, compute_frontier
-from arbitrage.strategy.signals import ENTER_RULE, STOP_RULE, entry_signal_block
+from arbitrage.strategy.signals import ENTER_RULE, STOP_RULE, entry_window_rule, window_reason
 from arbitrage.trader import AccountUpdate, Trader
 from tests.test_entry import BTCUSD_PERP, BTCUSDT, FEES
 from tests.test_outside_fills import SentPairs
 
 
 def test_the_demo_entry_at_minus_16_13_is_beyond_the_stop():
-    block = entry_signal_block(-16.13, SELL_SPOT, D("6"), D("12"))
-    assert block == (STOP_RULE, "spread -16.13 bps beyond STOP_BPS 12")
+    assert entry_window_rule(-16.13, SELL_SPOT, 6.0, 12.0) == STOP_RULE
+    assert window_reason(STOP_RULE, -16.13, D("6"), D("12")) == \
+        "spread -16.13 bps beyond STOP_BPS 12"
     # ... and that is exactly what the exit rule stops on its first look
     assert exit_reason(-16.13, SELL_SPOT, 0, 0, D("2"), D("12"), 30) == STOP
 
 
 def test_the_window_is_enter_inclusive_stop_exclusive_on_both_sides():
-    assert entry_signal_block(6.0, BUY_SPOT, D("6"), D("12")) is None        # s = 6 = ENTER
-    assert entry_signal_block(11.99, BUY_SPOT, D("6"), D("12")) is None
-    assert entry_signal_block(12.0, BUY_SPOT, D("6"), D("12")).rule == STOP_RULE   # s = STOP
-    assert entry_signal_block(-11.99, SELL_SPOT, D("6"), D("12")) is None
-    assert entry_signal_block(-12.0, SELL_SPOT, D("6"), D("12")).rule == STOP_RULE
-    assert entry_signal_block(5.99, BUY_SPOT, D("6"), D("12")).rule == ENTER_RULE
+    assert entry_window_rule(6.0, BUY_SPOT, 6.0, 12.0) is None              # s = 6 = ENTER
+    assert entry_window_rule(11.99, BUY_SPOT, 6.0, 12.0) is None
+    assert entry_window_rule(12.0, BUY_SPOT, 6.0, 12.0) == STOP_RULE        # s = STOP
+    assert entry_window_rule(-11.99, SELL_SPOT, 6.0, 12.0) is None
+    assert entry_window_rule(-12.0, SELL_SPOT, 6.0, 12.0) == STOP_RULE
+    assert entry_window_rule(5.99, BUY_SPOT, 6.0, 12.0) == ENTER_RULE
     # the wrong side is no signal at all, however far out
-    assert entry_signal_block(-16.13, BUY_SPOT, D("6"), D("12")) == \
-        (ENTER_RULE, "spread -16.13 bps short of ENTER_BPS 6")
-    assert entry_signal_block(16.13, SELL_SPOT, D("6"), D("12")).rule == ENTER_RULE
+    assert entry_window_rule(-16.13, BUY_SPOT, 6.0, 12.0) == ENTER_RULE
+    assert window_reason(ENTER_RULE, -16.13, D("6"), D("12")) == \
+        "spread -16.13 bps short of ENTER_BPS 6"
+    assert entry_window_rule(16.13, SELL_SPOT, 6.0, 12.0) == ENTER_RULE
 
 
 # --- the trader acts on it ------------------------------------------------------------------
