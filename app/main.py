@@ -1,7 +1,10 @@
 """`python -m app.main`: settings -> venue -> clients -> bot loop -> summary -> exit code.
 
-Exit codes (design §13): 0 ok, 2 bad settings (or a symbol the venue does not list), 3 halted,
-1 unexpected error. The user never sees a traceback unless LOG_LEVEL=DEBUG.
+Exit codes (design §13): 0 ok, 1 unexpected error, 2 bad settings (or a symbol the venue does not
+list, or a state file / ledger that is unusable or used by another bot), 3 halted, 4 could not
+persist (ledger rows or the state left in a fallback file), 5 the ledger does not match the
+exchange at the end. When several apply: 4, then 3, then 5. The user never sees a traceback unless
+LOG_LEVEL=DEBUG.
 """
 from __future__ import annotations
 
@@ -25,12 +28,14 @@ from arbitrage.exchanges.net_errors import describe as describe_network_error
 from arbitrage.accounting import Accounting
 from arbitrage.exchanges.errors import OrderNotFound
 from arbitrage.ledger import Balances
+from arbitrage.locks import FileLock, LockError, lock_all
 from arbitrage.logs import setup_logging
 from arbitrage.models import SPOT, SymbolRules
 from arbitrage.reconcile import ExchangeView, reconcile, reserved_legs
 from arbitrage.setting_names import misspelt_settings
 from arbitrage.state import StateError, StateStore
 from arbitrage.tradelog import TradeLog, TradeLogError
+from arbitrage.unsaved import keep_unsaved
 from arbitrage.strategy.entry import FeeRates, enter_below_fees_warning
 from arbitrage.venues import VenueUrls, urls_for
 from app import recording_end
@@ -38,7 +43,7 @@ from app.summary import print_summary
 
 log = logging.getLogger("app.main")
 
-EXIT_OK, EXIT_ERROR, EXIT_SETTINGS, EXIT_HALTED = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_SETTINGS, EXIT_HALTED, EXIT_UNSAVED, EXIT_MISMATCH = 0, 1, 2, 3, 4, 5
 RETRY_MAX_S = 15.0
 
 
@@ -64,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     warning = check_dotenv_permissions(".env")
     if warning:
         log.warning("%s", warning)
+    try:
+        locks = _lock_files(settings)
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
     stop = threading.Event()
     _install_signal_handlers(stop)
     sim = None
@@ -95,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             unwatch()
         if sim is not None:
             sim.stop()
+        for lock in locks:
+            lock.release()
 
 
 def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
@@ -105,8 +117,41 @@ def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
     if hasattr(signal, "SIGUSR1"):   # `kill -USR1 <pid>`: check the ledger against the exchange now
         signal.signal(signal.SIGUSR1, lambda signum, frame: bot.invariant_requested.set())
     stats = bot.run(stop, float(settings.run_seconds))
+    unsaved = [] if settings.dry_run else keep_unsaved(
+        bot.accounting.log if bot.accounting else None, bot.trader, settings.state_path,
+        int(time.time() * 1000))
     print_summary(bot, stats, sys.stdout)
-    return EXIT_HALTED if bot.trader.halt_reason else EXIT_OK
+    mismatch = bot.last_invariant is not None and not bot.last_invariant.ok
+    if mismatch:   # after the summary, on both streams: the last thing a human sees
+        banner = ("!!! LEDGER MISMATCH: the ledger does not reproduce the exchange's balances "
+                  "(see the invariant lines); do not trust its figures until this is explained "
+                  f"(exit code {EXIT_MISMATCH})")
+        print(banner)
+        log.error("%s", banner)
+    for line in unsaved:
+        print(f"!!! NOT PERSISTED: {line}")
+    if unsaved:
+        return EXIT_UNSAVED
+    if bot.trader.halt_reason:
+        return EXIT_HALTED
+    return EXIT_MISMATCH if mismatch else EXIT_OK
+
+
+def _lock_files(settings: Settings) -> list[FileLock]:
+    """The state file and the ledger are this process's alone for its whole life (flock: the
+    kernel releases it whatever way the process ends). DRY_RUN writes neither, so locks neither."""
+    if settings.dry_run:
+        return []
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(settings.state_path)), exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"STATE_PATH: cannot create the folder of {settings.state_path} "
+                           f"({exc.strerror or exc})") from None
+    try:
+        return lock_all([FileLock("STATE_PATH", settings.state_path),
+                         FileLock("TRADES_LOG", settings.trades_log)])
+    except LockError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
@@ -173,9 +218,20 @@ def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,
         settings.state_path, spot_symbol=spot_rules.symbol, coinm_symbol=perp_rules.symbol,
         venue=settings.venue)
     snapshot = None
+    if store is not None:
+        try:
+            store.check_writable()
+        except StateError as exc:
+            raise StartupError(str(exc)) from None
     if store is not None and fresh_exchange and store.path.exists():
         # a local exchange started by this process has never seen the previous run's orders:
-        # the old file describes an exchange that no longer exists
+        # the old file describes an exchange that no longer exists. Only a state file this bot
+        # wrote (for this pair, on the local exchange) is removed: a mistyped STATE_PATH must
+        # never delete a ledger or anything else.
+        if not store.is_own_file():
+            raise StartupError(f"STATE_PATH: {store.path} is not a state file of this bot for "
+                               f"{spot_rules.symbol}/{perp_rules.symbol} on {settings.venue}: "
+                               f"left untouched (expected a state file, or a path with no file)")
         store.path.unlink()
         log.info("[STATE] a fresh local exchange: %s (about the previous run's exchange) removed",
                  store.path)
@@ -189,6 +245,8 @@ def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,
             log.warning("[STATE] %s; --adopt: set aside as %s", exc, moved)
     try:
         tradelog = None if settings.dry_run else TradeLog(settings.trades_log)
+        if tradelog is not None:
+            tradelog.check_writable()
     except TradeLogError as exc:
         raise StartupError(str(exc)) from None
     orders = _orders_by_client_id(spot, coinm, snapshot)

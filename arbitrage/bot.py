@@ -422,6 +422,8 @@ class Bot:
             self.pool.submit(self._fetch_income)
         if self.accounting is not None and self.accounting.log is not None:
             self.accounting.log.retry()            # rows whose write failed are written now
+        if self.trader.state_error is not None:
+            self.trader.save()                     # likewise the state: entries wait for it
         if self.invariant_requested.is_set():
             self.invariant_requested.clear()
             self.check_invariant()
@@ -491,7 +493,8 @@ class Bot:
             skew = f" skew {abs(md.spot.book.last_recv_ns - md.perp.book.last_recv_ns) / 1e6:.0f}ms"
         parts.append("| age " + " ".join(ages) + skew)
         parts.append(f"| resyncs {md.resyncs}")
-        parts.append("| trading allowed" if not ev.blocks else f"| blocked: {ev.blocks[0]}")
+        blocks = ev.blocks or tr.persistence_blocks()
+        parts.append("| trading allowed" if not blocks else f"| blocked: {blocks[0]}")
         return " ".join(parts)
 
     def _shutdown(self) -> None:

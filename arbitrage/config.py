@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 
 from dotenv import dotenv_values
 
+from arbitrage.filepaths import path_problems
 from arbitrage.numbers import plain
 
 DEFAULT, DOTENV, ENV, CLI = "default", ".env", "env", "cli"
@@ -367,6 +368,7 @@ def load_settings(argv: list[str], environ: Mapping[str, str],
         sources[spec.name] = source
     _derive(values, sources)
     problems += _cross_check(values)
+    problems += path_problems(values.get("state_path"), values.get("trades_log"))
     if problems:
         raise SettingsError(problems)
     return Settings(**values, print_config=bool(cli.get("print_config")),

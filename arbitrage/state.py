@@ -263,6 +263,27 @@ class StateStore:
             self._write(encode(snapshot).encode())
             return snapshot
 
+    def check_writable(self) -> None:
+        """At start: the folder exists (created if needed) and takes a file, the way `save` writes
+        one; raises StateError otherwise. Nothing else in the folder is touched."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                       dir=self.path.parent)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            raise StateError(f"STATE_PATH: {self.path} cannot be written "
+                             f"({exc.strerror or exc})") from None
+
+    def is_own_file(self) -> bool:
+        """The file is a state file this bot wrote, for this pair and venue (not a ledger or
+        anything else a mistyped STATE_PATH may point at). False when there is no file."""
+        try:
+            return self.load() is not None
+        except StateError:
+            return False
+
     def _write(self, data: bytes) -> None:
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True)

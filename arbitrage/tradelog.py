@@ -1,8 +1,10 @@
 """trades_log.csv: ledger rows appended one by one, each flushed and fsynced before the next.
 
-A write that fails (read-only file or folder, disk full, ...) must neither lose the row nor stop
-trading: the row waits in memory and is written, in order, on the next append or `retry()`. The
-failure is logged once per streak (file name, rows waiting) and the recovery once.
+A write that fails (read-only file or folder, disk full, ...) must not lose the row: the row waits
+in memory and is written, in order, on the next append or `retry()`; `error` says why meanwhile
+(the engine takes no new entry while it is set, an open trade is still managed). The failure is
+logged once per streak (file name, rows waiting) and the recovery once. Rows still waiting when
+the program ends go to a fallback file (arbitrage/unsaved.py).
 """
 from __future__ import annotations
 
@@ -126,6 +128,7 @@ class TradeLog:
         self._lock = threading.Lock()
         self._queue: deque[tuple[str, LedgerRow | None]] = deque()   # header has no row
         self._failing = False
+        self.error: str | None = None   # why the last write failed, while rows wait because of it
         self._waiting = 0           # rows (not header/newline fixes) in the queue
         self._prepare()
 
@@ -160,6 +163,19 @@ class TradeLog:
                         "left as is and the next row starts on a new line", self.path)
             return [("\n", None)]
         return []
+
+    def check_writable(self) -> None:
+        """At start, before any trade: the file opened for appending (created if new) and its
+        header written now, so a ledger that cannot take rows stops the start instead of holding
+        a whole run's rows in memory. Raises TradeLogError."""
+        with self._lock:
+            try:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+            except OSError as exc:
+                raise TradeLogError(f"TRADES_LOG: {self.path} cannot be written "
+                                    f"({exc.strerror or exc})") from None
+            if not self._drain():
+                raise TradeLogError(f"TRADES_LOG: {self.path} cannot be written ({self.error})")
 
     def append(self, row: LedgerRow) -> bool:
         """Queue the row and write everything waiting; True when nothing waits any more."""
@@ -203,9 +219,11 @@ class TradeLog:
                     continue
                 self._write(text)
             except (OSError, TradeLogError) as exc:
+                self.error = f"{type(exc).__name__}: {exc}"[:200]
                 if not self._failing:
                     log.error("trades log %s: write failed (%s); %d rows waiting in memory, retried "
-                              "on the next row; trading goes on", self.path, exc, self.pending)
+                              "on the next row; no new entries until it is written (an open "
+                              "trade is still managed)", self.path, exc, self.pending)
                     self._failing = True
                 return False
             self._queue.popleft()
@@ -215,6 +233,7 @@ class TradeLog:
         if self._failing:
             log.info("trades log %s: writable again, every waiting row written", self.path)
             self._failing = False
+        self.error = None
         return True
 
     def _write(self, text: str) -> None:

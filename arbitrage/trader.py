@@ -25,7 +25,8 @@ from arbitrage.strategy.entry import EntryParams, EntryPlan, FeeRates, Rejection
 from arbitrage.strategy.exits import exit_reason
 from arbitrage.strategy.signals import ENTER_RULE, entry_window_rule, window_reason
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
-from arbitrage.strategy.risk import AccountLimits, AccountView, account_blocks, funding_notice
+from arbitrage.strategy.risk import (AccountLimits, AccountView, account_blocks, funding_notice,
+                                     persistence_blocks)
 from arbitrage.state import EngineSnapshot, StateStore
 
 log = logging.getLogger("arbitrage.trader")
@@ -78,6 +79,7 @@ class Trader:
         self.trade: Trade | None = None          # the open (or opening / closing) trade
         self.closed: list[Trade] = []
         self.halt_reason: str | None = None
+        self.state_error: str | None = None      # the last save failed: why (cleared by a save)
         self.last_exit_ms: int | None = None
         self.epoch = 0                           # bumped whenever a pair starts or ends
         self.account: AccountUpdate | None = None
@@ -229,7 +231,20 @@ class Trader:
         try:
             self.store.update(self.snapshot)     # built under the store's lock: newest wins
         except (OSError, ValueError) as exc:     # a full disk must not stop managing the hedge
-            log.error("[STATE] could not save %s: %s", self.store.path, exc)
+            if self.state_error is None:
+                log.error("[STATE] could not save %s: %s; no new entries until it is saved (an "
+                          "open trade is still managed)", self.store.path, exc)
+            self.state_error = f"{type(exc).__name__}: {exc}"[:200]
+            return
+        if self.state_error is not None:
+            log.info("[STATE] %s saved again", self.store.path)
+        self.state_error = None
+
+    def persistence_blocks(self) -> list[str]:
+        """Why nothing new may be opened because the ledger or the state cannot be written."""
+        tradelog = self.accounting.log if self.accounting is not None else None
+        return persistence_blocks(tradelog.error if tradelog is not None else None,
+                                  self.state_error)
 
     def restore(self, snap: EngineSnapshot) -> None:
         """Take up where a previous run left off (after reconciliation said so)."""
@@ -281,6 +296,10 @@ class Trader:
                 self._blocked(f"{direction}: " + window_reason(rule, ev.spread_bps,
                                                                self.s.enter_bps, self.s.stop_bps))
                 continue
+            blocked = self.persistence_blocks()   # asked only when an entry is on the table
+            if blocked:
+                self._blocked(blocked[0])
+                return
             plan = self._plan(direction, market)
             if isinstance(plan, Rejection):
                 self._blocked(f"{direction}: {plan.reason}")

@@ -198,6 +198,18 @@ def _balance_blocks(direction: str, plan: EntryPlan, view: AccountView, limits: 
     return reasons
 
 
+def persistence_blocks(ledger_error: str | None, state_error: str | None) -> list[str]:
+    """No new risk while what the bot does cannot reach the disk: a trade whose rows or state
+    cannot be written could not be accounted for or recovered after a crash. (An open trade is
+    still managed: its exit reduces risk.)"""
+    reasons: list[str] = []
+    if ledger_error:
+        reasons.append(f"ledger cannot be written ({ledger_error})")
+    if state_error:
+        reasons.append(f"state file cannot be saved ({state_error})")
+    return reasons
+
+
 def funding_notice(view: AccountView, limits: AccountLimits, now_ms: int) -> str | None:
     """A funding time inside the expected hold (MAX_HOLD_SEC + FUNDING_BUFFER_SEC). Informational
     unless AccountLimits.funding_blocks; a funding time already past is stale data, not a crossing."""
