@@ -9,6 +9,7 @@ Rows are idempotent across restarts: a row whose key is already in the file is n
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from decimal import Decimal
 from typing import Callable
@@ -31,6 +32,9 @@ class Accounting:
         self.spot_rules, self.perp_rules = spot_rules, perp_rules
         self.start_ms = start_ms                  # exchange time when the start balances were read
         self.rows: list[LedgerRow] = []           # written (or queued) by this run
+        # what the end-of-run invariant sums: this run's rows, but of a row executed partly
+        # before start_ms (an entry in flight at a kill, completed on restart) only the later part
+        self.counted: list[LedgerRow] = []
         self.funding = FundingDedup()
         self.start_balances: Balances | None = None
         self._known = tradelog.keys() if tradelog else set()
@@ -56,19 +60,37 @@ class Accounting:
         spot, perp = self._fills(result, main)
         if spot or perp:
             event = "close" if spec.kind == "exit" else "open"
-            row = pair_row(event, trade.trade_id, label, _ts(spot + perp), spot, perp, size,
-                           self.spot_rules.base_asset, self.spot_rules.quote_asset)
+            row, counted = self._pair_row(event, trade.trade_id, label, spot, perp, size)
             if event == "close":
                 row = self._with_net(row, trade)
-            self._write(row)
+            self._write(row, counted)
         if spec.kind == "entry":
             for rescue in result.rescues:
                 s, p = self._fills(result, [rescue])
                 if s or p:
                     side = ("SELL" if rescue.request.side == "SELL" else "BUY") + \
                            ("_SPOT" if rescue.request.market == SPOT else "_PERP")
-                    self._write(pair_row("rescue", trade.trade_id, side, _ts(s + p), s, p, size,
-                                         self.spot_rules.base_asset, self.spot_rules.quote_asset))
+                    self._write(*self._pair_row("rescue", trade.trade_id, side, s, p, size))
+
+    def _pair_row(self, event: str, trade_id: str, side: str, spot: list[OrderFills],
+                  perp: list[OrderFills], size: Decimal) -> tuple[LedgerRow, LedgerRow | None]:
+        """The ledger row, and the part of it this run's invariant counts: the start balances
+        already hold the fills executed before start_ms (None when that is all of them)."""
+        assets = (self.spot_rules.base_asset, self.spot_rules.quote_asset)
+        row = pair_row(event, trade_id, side, _ts(spot + perp), spot, perp, size, *assets)
+        if all(f.time_ms >= self.start_ms for item in spot + perp for f in item.fills):
+            return row, row
+        later_spot, later_perp = self._after_start(spot), self._after_start(perp)
+        if not later_spot and not later_perp:
+            return row, None
+        return row, pair_row(event, trade_id, side, _ts(later_spot + later_perp), later_spot,
+                             later_perp, size, *assets)
+
+    def _after_start(self, items: list[OrderFills]) -> list[OrderFills]:
+        later = [dataclasses.replace(item, fills=tuple(f for f in item.fills
+                                                       if f.time_ms >= self.start_ms))
+                 for item in items]
+        return [item for item in later if item.fills]
 
     def _fills(self, result: PairResult, orders) -> tuple[list[OrderFills], list[OrderFills]]:
         spot: list[OrderFills] = []
@@ -115,7 +137,9 @@ class Accounting:
                 self._write(funding_row(income, trade_at(income.time_ms)))
 
     # -- writing and checking ---------------------------------------------------------------
-    def _write(self, row: LedgerRow) -> None:
+    def _write(self, row: LedgerRow, counted: LedgerRow | None | bool = True) -> None:
+        """`counted`: what of the row the invariant sums (True: the row itself if it is this
+        run's, by its time)."""
         key = row_key(row)
         self.cm_order_ids.update((row.cm_orderId or "").split())
         if row.trade_id:
@@ -127,6 +151,10 @@ class Accounting:
         self._known.add(key)
         if row.ts_ms >= self.start_ms:
             self.rows.append(row)
+        if counted is True:
+            counted = row if row.ts_ms >= self.start_ms else None
+        if counted is not None:
+            self.counted.append(counted)
         if self.log is None:                      # DRY_RUN: paper fills, kept for the summary
             log.info("[DRY] on paper, not written: %s %s Δbtc %s Δusdt %s%s", row.event,
                      row.trade_id or "-", row.delta_btc,
@@ -141,7 +169,7 @@ class Accounting:
     def invariant(self, end: Balances) -> Invariant | None:
         if self.start_balances is None or self.log is None:
             return None
-        return check_invariant(self.rows, self.start_balances, end, self.spot_rules.base_asset,
+        return check_invariant(self.counted, self.start_balances, end, self.spot_rules.base_asset,
                                self.spot_rules.quote_asset)
 
 
