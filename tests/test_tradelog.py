@@ -243,3 +243,35 @@ def test_malformed_lines_raise_or_are_listed(tmp_path):
     errors = []
     assert len(read_rows(path, errors=errors)) == 2
     assert errors == [(3, "3 cells, expected 18"), (4, "income_btc: 'abc' is not a number")]
+
+
+# -- checked at start (issue 10 item 3): a ledger that cannot take rows stops the start -----------
+def test_check_writable_writes_the_header_of_a_new_file(tmp_path):
+    path = tmp_path / "trades_log.csv"
+    TradeLog(path).check_writable()
+    assert lines(path) == [HEADER]
+
+
+def _read_only_at_start(folder: Path):
+    path = folder / "trades_log.csv"
+    path.write_text(HEADER + "\n")
+    path.chmod(stat.S_IRUSR | stat.S_IRGRP)
+    with pytest.raises(TradeLogError, match=r"TRADES_LOG: .*trades_log.csv cannot be written"):
+        TradeLog(path).check_writable()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_check_writable_refuses_a_read_only_file(tmp_path):
+    as_unprivileged(_read_only_at_start, tmp_path)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_check_writable_refuses_a_full_disk_and_error_says_why(tmp_path):
+    path = tmp_path / "trades_log.csv"
+    path.symlink_to("/dev/full")
+    log = TradeLog(path)
+    with pytest.raises(TradeLogError, match="cannot be written"):
+        log.check_writable()
+    assert "No space left" in log.error
+    path.unlink()
+    assert log.retry() is True and log.error is None
