@@ -30,8 +30,8 @@ def keep_unsaved(tradelog: TradeLog | None, trader, state_path: str, now_ms: int
         problems.append(_put(text, target, f"{len(rows)} ledger row(s) could not be written to "
                              f"{ledger} ({tradelog.error})",
                              f"append them (without the header) to {ledger} before the next run"))
-    if trader.store is not None:
-        trader.save()
+    if trader.store is not None and trader.state_error is not None:
+        trader.save()                             # the last snapshot, one more time
         if trader.state_error is not None:
             state = trader.store.path
             ledger_dir = tradelog.path.parent if tradelog is not None else state.parent
