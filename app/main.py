@@ -37,6 +37,7 @@ from arbitrage.state import StateError, StateStore
 from arbitrage.tradelog import TradeLog, TradeLogError
 from arbitrage.unsaved import keep_unsaved
 from arbitrage.strategy.entry import FeeRates, enter_below_fees_warning
+from arbitrage.strategy.feasibility import Sizing, entry_problems
 from arbitrage.venues import VenueUrls, urls_for
 from app import recording_end
 from app.summary import print_summary
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             _protect_secrets(settings)
         return _run(settings, urls, stop, give_up_at, fresh_exchange=sim is not None)
     except StartupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():       # one line per problem
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_SETTINGS
     except GaveUp as exc:
         log.error("[NET] %s", exc)
@@ -197,6 +199,14 @@ def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
     warning = enter_below_fees_warning(settings.enter_bps, fees.spot_taker, fees.coinm_taker)
     if warning:
         log.warning("%s", warning)
+    price = _with_retry(stop, "mark price", lambda: coinm.premium_index(perp_rules.symbol).mark,
+                        give_up_at)
+    if price is None:
+        return None
+    problems = entry_problems(Sizing.from_settings(settings), spot_rules, perp_rules,
+                              Decimal(str(price)))
+    if problems:                 # settings under which no entry can ever pass: refused (exit 2)
+        raise StartupError("\n".join(problems))
     if settings.dry_run:
         log.info("DRY_RUN: every order is logged and filled on paper from the local books, none "
                  "is sent; no ledger file, no state file")

@@ -10,6 +10,10 @@ Definitions (all from the CSV itself, so a spreadsheet can reproduce every numbe
 - net BTC: the closing row's net_btc (the trade's actual BTC flow plus its USDT flow at the exit
   spot VWAP), recomputed the same way when the cell is empty; net USDT: net BTC × exit spot VWAP.
 Open trades are listed but not counted in the totals.
+
+One file can hold several pairs (the pair columns after the 18 of the first versions): every
+pair gets its own tables and totals in its own base coin; amounts of different coins are never
+added. Rows of an 18-column file have no pair and are read as BTCUSDT / BTCUSD_PERP.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from arbitrage.ledger import CLOSE, FUNDING, OPEN, ZERO, LedgerRow, close_net_btc, iso_utc
+from arbitrage.ledger import (CLOSE, DEFAULT_PAIR, FUNDING, OPEN, ZERO, LedgerRow, Pair, close_net_btc,
+                              iso_utc)
 from arbitrage.tradelog import TradeLogError, read_rows
 
 BPS = Decimal(10_000)
@@ -127,32 +132,51 @@ def _n(value: Decimal | None, places: int = 8, sign: bool = False) -> str:
     return f"+{text}" if sign and value >= 0 else text
 
 
+def by_pair(rows: list[LedgerRow]) -> dict[Pair, list[LedgerRow]]:
+    """The rows of each pair, pairs in the order of their first row."""
+    groups: dict[Pair, list[LedgerRow]] = {}
+    for r in sorted(rows, key=lambda r: r.ts_ms):
+        groups.setdefault(r.pair, []).append(r)
+    return groups
+
+
 def render(rows: list[LedgerRow]) -> str:
-    """Both tables and the totals; every line fits a 100-column terminal."""
+    """Both tables and the totals of each pair; every line fits a 100-column terminal."""
+    groups = by_pair(rows)
+    if len(groups) <= 1:
+        pair = next(iter(groups), None)
+        return render_pair(rows, pair.base_asset if pair else "BTC")
+    parts = [f"=== {pair}: amounts in {pair.base_asset} ===\n{render_pair(group, pair.base_asset)}"
+             for pair, group in groups.items()]
+    return "\n\n".join(parts)
+
+
+def render_pair(rows: list[LedgerRow], base: str) -> str:
+    """One pair's tables and totals, amounts in its base coin `base`."""
     trades, loose_funding = trade_results(rows)
     if not trades:
         text = "no trades in the log"
-        return text + (f"; funding outside trades {_n(loose_funding)} BTC" if loose_funding else "")
+        return text + (f"; funding outside trades {_n(loose_funding)} {base}" if loose_funding else "")
     lines = ["trades (times UTC)",
-             f"  {'trade':<14} {'opened':<19} {'held':>6} {'Q BTC':>10} {'cntr':>4} "
+             f"  {'trade':<14} {'opened':<19} {'held':>6} {'Q ' + base:>10} {'cntr':>4} "
              f"{'spot in':>9} {'spot out':>9} {'perp in':>9} {'perp out':>9}"]
     for t in trades:
         lines.append(f"  {t.trade_id:<14} {iso_utc(t.opened_ms)[:19].replace('T', ' '):<19} "
                      f"{_held(t.held_s):>6} {_n(t.q_btc):>10} {_n(t.contracts, 0):>4} "
                      f"{_n(t.entry_spot, 2):>9} {_n(t.exit_spot, 2):>9} "
                      f"{_n(t.entry_perp, 2):>9} {_n(t.exit_perp, 2):>9}")
-    lines += ["", "results (edge: basis captured before fees, bps; fees, funding and net in BTC)",
+    lines += ["", f"results (edge: basis captured before fees, bps; fees, funding and net in {base})",
               f"  {'trade':<14} {'direction':<9} {'edge':>7} {'fees':>11} {'funding':>11} "
-              f"{'net BTC':>11} {'net USDT':>10}"]
+              f"{'net ' + base:>11} {'net USDT':>10}"]
     for t in trades:
         lines.append(f"  {t.trade_id:<14} {t.direction:<9} {_n(t.edge_bps, 2, True):>7} "
                      f"{_n(t.fees_btc):>11} {_n(t.funding_btc, sign=True):>11} "
                      f"{_n(t.net_btc, sign=True) if t.closed else 'open':>11} "
                      f"{_n(t.net_usdt, 2, True):>10}")
-    return "\n".join(lines + [""] + _totals(trades, loose_funding))
+    return "\n".join(lines + [""] + _totals(trades, loose_funding, base))
 
 
-def _totals(trades: list[TradeResult], loose_funding: Decimal) -> list[str]:
+def _totals(trades: list[TradeResult], loose_funding: Decimal, base: str = "BTC") -> list[str]:
     closed = [t for t in trades if t.closed]
     still_open = len(trades) - len(closed)
     head = (f"totals over {len(closed)} closed trade{'' if len(closed) == 1 else 's'}"
@@ -168,12 +192,12 @@ def _totals(trades: list[TradeResult], loose_funding: Decimal) -> list[str]:
     nets = [t.net_btc for t in closed if t.net_btc is not None]
     lines = [
         head,
-        f"  win rate             {100 * wins / len(closed):.1f}% ({wins} of {len(closed)} with net BTC > 0)",
+        f"  win rate             {100 * wins / len(closed):.1f}% ({wins} of {len(closed)} with net {base} > 0)",
         f"  gross edge captured  {_n(edge, 2, True)} bps (Q-weighted mean)",
-        f"  fees                 {_n(sum((t.fees_btc for t in closed), ZERO))} BTC",
-        f"  funding              {_n(funding, sign=True)} BTC"
-        + (f" (and {_n(loose_funding, sign=True)} BTC outside trades)" if loose_funding else ""),
-        f"  net                  {_n(sum(nets, ZERO), sign=True)} BTC, "
+        f"  fees                 {_n(sum((t.fees_btc for t in closed), ZERO))} {base}",
+        f"  funding              {_n(funding, sign=True)} {base}"
+        + (f" (and {_n(loose_funding, sign=True)} {base} outside trades)" if loose_funding else ""),
+        f"  net                  {_n(sum(nets, ZERO), sign=True)} {base}, "
         f"{_n(sum((t.net_usdt for t in closed if t.net_usdt is not None), ZERO), 2, True)} USDT "
         f"(each at its exit spot VWAP)",
         f"  holding time         mean {_held(sum(held) / len(held))}, max {_held(max(held))}",
@@ -203,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print(f"{path}: no rows yet")
         return 1
+    if any(r.base_asset is None for r in rows):
+        print(f"{path}: rows without the pair columns (an earlier version's file) are read as "
+              f"{DEFAULT_PAIR}, amounts in {DEFAULT_PAIR.base_asset}", file=sys.stderr)
     print(render(rows))
     return 0
 

@@ -64,8 +64,9 @@ def _trades(bot) -> list[str]:
              f"trades: {tr.entries} entries, {len(tr.closed)} closed, {tr.rescued_entries} needed a "
              f"rescue; orders sent: {bot.executor.orders_sent}"
              + (" (DRY_RUN: none sent)" if bot.s.dry_run else "")]
+    base = bot.spot_rules.base_asset
     if tr.closed:
-        lines.append(f"  {'trade':<15} {'direction':<9} {'spot BTC':>11} {'cntr':>5} {'entry':>8} "
+        lines.append(f"  {'trade':<15} {'direction':<9} {'spot ' + base:>11} {'cntr':>5} {'entry':>8} "
                      f"{'exit':>8} {'held':>6}  {'spot in/out':<19} {'perp in/out':<17} reason")
     for t in tr.closed:
         held = ((t.closed_ms or t.opened_ms) - t.opened_ms) / 1000

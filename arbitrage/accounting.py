@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Callable
 
 from arbitrage.execution import PairResult
-from arbitrage.ledger import (Balances, FundingDedup, Invariant, LedgerRow, OrderFills,
-                              check_invariant, funding_row, pair_row, with_net_btc)
+from arbitrage.ledger import (Balances, FundingDedup, Invariant, LedgerRow, OrderFills, Pair,
+                              check_invariant, funding_row, pair_row, with_net_btc, with_pair)
 from arbitrage.models import COINM, SPOT, Income, SymbolRules
 from arbitrage.strategy.engine import Trade
 from arbitrage.strategy.frontier import BUY_SPOT
@@ -30,6 +30,8 @@ class Accounting:
                  perp_rules: SymbolRules, start_ms: int) -> None:
         self.log = tradelog                       # None under DRY_RUN: rows on paper, not written
         self.spot_rules, self.perp_rules = spot_rules, perp_rules
+        # every row names its pair: one trades_log.csv can hold several
+        self.pair = Pair(spot_rules.base_asset, spot_rules.symbol, perp_rules.symbol)
         self.start_ms = start_ms                  # exchange time when the start balances were read
         self.rows: list[LedgerRow] = []           # written (or queued) by this run
         # what the end-of-run invariant sums: this run's rows, but of a row executed partly
@@ -43,6 +45,8 @@ class Accounting:
         if tradelog and tradelog.path.exists():
             problems: list = []
             for r in read_rows(tradelog.path, problems):
+                if r.pair != self.pair:
+                    continue                      # another pair's rows: its ids and trades, not ours
                 self.cm_order_ids.update((r.cm_orderId or "").split())
                 if r.trade_id:
                     self._trade_rows.setdefault(r.trade_id, []).append(r)
@@ -140,6 +144,7 @@ class Accounting:
     def _write(self, row: LedgerRow, counted: LedgerRow | None | bool = True) -> None:
         """`counted`: what of the row the invariant sums (True: the row itself if it is this
         run's, by its time)."""
+        row = with_pair(row, self.pair)
         key = row_key(row)
         self.cm_order_ids.update((row.cm_orderId or "").split())
         if row.trade_id:

@@ -92,7 +92,8 @@ class Bot:
                                  verify=settings.verify_books)
         self.evaluation = Evaluation()
         self._enter_bps = float(settings.enter_bps)          # converted once, not per event
-        self._cap_btc = float(settings.max_q_btc_frontier)
+        self._cap_btc = float(settings.max_q_base_frontier)   # in the base coin
+        self._cap_usd = float(settings.max_v_usd_frontier)
         self._min_v_usd = float(settings.min_v_usd)
         self._trigger_ns = 0        # receive time of the newest book/mark event applied
         self.last_invariant = None
@@ -437,7 +438,7 @@ class Bot:
         """Pure decisions on the current books, then the trader acts on them."""
         md = self.market
         ev = evaluate(md, self.limits, self.contract_size, self._enter_bps, self._cap_btc, now_ns,
-                      self.evaluation)
+                      self.evaluation, self._cap_usd)
         ev.trigger_ns = self._trigger_ns
         self.stats.evaluations += 1
         if ev.buy is None:

@@ -202,7 +202,12 @@ SPECS: tuple[_Spec, ...] = (
     _f("max_hold_sec", 30, "hold timeout", **POSITIVE_SECONDS),
     _b("auto_from_frontier", True, "size from the frontier, else fixed notional V_USD"),
     _d("min_v_usd", "5000", "minimum frontier notional, USD", low=0, above=True),
-    _d("max_q_btc_frontier", "0.5", "spot leg cap, base coin", low=0, above=True),
+    _d("max_v_usd_frontier", "30000", "frontier cap on the notional, USD (the same on every pair; 0 = none)",
+       low=0),
+    _d("max_q_base_frontier", "0", "frontier cap on the spot leg, in the base coin (0 = none)", low=0),
+    # The old name of MAX_Q_BASE_FRONTIER (it always meant the base coin, BTC or not); kept working.
+    _Spec("max_q_btc_frontier", None, _number(Decimal, "0.5", low=0),
+          "old name of MAX_Q_BASE_FRONTIER (default: its value)"),
     _d("v_usd", "10000", "fixed-notional size, USD", low=0, above=True),
     _Spec("execution_mode", "taker", _choice("taker", "maker"), "taker | maker"),
     _f("pair_timeout_sec", 2, "pair monitor timeout", **POSITIVE_SECONDS),
@@ -255,7 +260,9 @@ class Settings:
     max_hold_sec: float
     auto_from_frontier: bool
     min_v_usd: Decimal
-    max_q_btc_frontier: Decimal
+    max_v_usd_frontier: Decimal
+    max_q_base_frontier: Decimal
+    max_q_btc_frontier: Decimal         # = max_q_base_frontier (its old name)
     v_usd: Decimal
     execution_mode: str
     pair_timeout_sec: float
@@ -391,9 +398,31 @@ def _derive(values: dict[str, Any], sources: dict[str, str]) -> None:
             sources[name] = sources.get("pair", DEFAULT)
     if values.get("state_path") is None and values.get("spot_symbol") and values.get("coinm_symbol"):
         values["state_path"] = f"state/{values['spot_symbol'].lower()}_{values['coinm_symbol'].lower()}.json"
+    _derive_base_cap(values, sources)
     if values.get("venue") is None and "venue" in values:
         has_keys = any(values.get(name) for name in KEY_NAMES)
         values["venue"] = "testnet" if has_keys else "sim"
+
+
+def _derive_base_cap(values: dict[str, Any], sources: dict[str, str]) -> None:
+    """MAX_Q_BTC_FRONTIER is the old name of MAX_Q_BASE_FRONTIER: given alone, it sets it (both given
+    and different is a problem, reported by _cross_check); the two always read the same after this."""
+    if "max_q_btc_frontier" not in values or "max_q_base_frontier" not in values:
+        return                                   # one of them failed to parse
+    old, new = values["max_q_btc_frontier"], values["max_q_base_frontier"]
+    if old is not None and sources.get("max_q_base_frontier", DEFAULT) == DEFAULT:
+        values["max_q_base_frontier"] = old
+        sources["max_q_base_frontier"] = sources.get("max_q_btc_frontier", DEFAULT)
+    elif old is None:
+        values["max_q_btc_frontier"] = new
+        sources["max_q_btc_frontier"] = DEFAULT
+
+
+def base_cap_name(settings: Any) -> str:
+    """The name the user gave the base-coin cap, for messages about it."""
+    return ("MAX_Q_BTC_FRONTIER" if settings.source_of("max_q_btc_frontier") != DEFAULT
+            and settings.source_of("max_q_base_frontier") == settings.source_of("max_q_btc_frontier")
+            else "MAX_Q_BASE_FRONTIER")
 
 
 def _cross_check(v: dict[str, Any]) -> list[str]:
@@ -409,6 +438,15 @@ def _cross_check(v: dict[str, Any]) -> list[str]:
     if have("stop_bps", "enter_bps") and v["stop_bps"] <= v["enter_bps"]:
         problems.append(f"STOP_BPS: {v['stop_bps']} is not above ENTER_BPS {v['enter_bps']} "
                         "(expected STOP_BPS > ENTER_BPS, or every entry is stopped at once)")
+    if have("max_q_btc_frontier", "max_q_base_frontier") and \
+            v["max_q_btc_frontier"] != v["max_q_base_frontier"]:
+        problems.append(f"MAX_Q_BTC_FRONTIER: {v['max_q_btc_frontier']} differs from MAX_Q_BASE_FRONTIER "
+                        f"{v['max_q_base_frontier']} (expected only one of them: it is its old name)")
+    if have("max_v_usd_frontier", "min_v_usd") and v.get("auto_from_frontier") is not False \
+            and 0 < v["max_v_usd_frontier"] < v["min_v_usd"]:
+        problems.append(f"MAX_V_USD_FRONTIER: {v['max_v_usd_frontier']} is below MIN_V_USD "
+                        f"{v['min_v_usd']} (expected MAX_V_USD_FRONTIER >= MIN_V_USD, or 0 = no cap: "
+                        "no frontier entry could ever pass)")
     if have("spot_symbol", "coinm_symbol"):
         spot_base, coinm_base = _spot_base(v["spot_symbol"]), v["coinm_symbol"].split("USD_")[0]
         if spot_base != coinm_base:

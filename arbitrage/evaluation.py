@@ -27,7 +27,7 @@ class Evaluation:
 
 
 def evaluate(md: MarketData, limits: MarketLimits, contract_size: float, enter_bps: float,
-             cap_btc: float, now_ns: int, ev: Evaluation) -> Evaluation:
+             cap_btc: float, now_ns: int, ev: Evaluation, cap_usd: float = 0.0) -> Evaluation:
     """Fill `ev` (reused: no allocation per event beyond the results) and return it."""
     ev.at_ns = now_ns
     spot_sync, perp_sync, mark = md.spot, md.perp, md.mark
@@ -46,9 +46,9 @@ def evaluate(md: MarketData, limits: MarketLimits, contract_size: float, enter_b
     spot_bid, spot_ask = spot.best_prices()
     perp_bid, perp_ask = perp.best_prices()
     ev.buy = _frontier(BUY_SPOT, spot_ask, perp_bid, spot.iter_asks, perp.iter_bids,
-                       contract_size, enter_bps, cap_btc)
+                       contract_size, enter_bps, cap_btc, cap_usd)
     ev.sell = _frontier(SELL_SPOT, spot_bid, perp_ask, spot.iter_bids, perp.iter_asks,
-                        contract_size, enter_bps, cap_btc)
+                        contract_size, enter_bps, cap_btc, cap_usd)
     ev.spread_bps = (spread_bps(mark.mark, (spot_bid + spot_ask) / 2.0)
                      if mark and spot_bid is not None and spot_ask is not None else None)
     return ev
@@ -56,7 +56,7 @@ def evaluate(md: MarketData, limits: MarketLimits, contract_size: float, enter_b
 
 def _frontier(direction: str, spot_best: float | None, perp_best: float | None,
               spot_levels: Callable[[], Iterator[Level]], perp_levels: Callable[[], Iterator[Level]],
-              contract_size: float, enter_bps: float, cap_btc: float) -> Frontier:
+              contract_size: float, enter_bps: float, cap_btc: float, cap_usd: float) -> Frontier:
     """The walk only when the best prices already clear ENTER_BPS: most events never touch a
     level beyond the top of either book (nor build the walk's iterators)."""
     if spot_best is not None and perp_best is not None:
@@ -64,4 +64,4 @@ def _frontier(direction: str, spot_best: float | None, perp_best: float | None,
         if quick is not None:
             return quick
     return compute_frontier(direction, spot_levels(), perp_levels(), contract_size, enter_bps,
-                            cap_btc)
+                            cap_btc, cap_usd)

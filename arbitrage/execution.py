@@ -448,8 +448,9 @@ class PairExecutor:
             req = self._rescue_order(result, attempt)
             if req is None:
                 return
-            log.warning("[RESCUE] %s unhedged after entry (spot %s BTC, %s contracts): %s %s %s%s",
-                        spec.trade_id, result.spot_btc, result.contracts, req.symbol, req.side,
+            log.warning("[RESCUE] %s unhedged after entry (spot %s %s, %s contracts): %s %s %s%s",
+                        spec.trade_id, result.spot_btc, self.base_asset, result.contracts,
+                        req.symbol, req.side,
                         req.quantity, " reduceOnly" if req.reduce_only else "")
             order = TrackedOrder(req)
             result.rescues.append(order)
@@ -457,7 +458,7 @@ class PairExecutor:
             self._send(order, spec.spot_px if req.market == SPOT else spec.perp_px, patient=True)
             if order.status == UNKNOWN:
                 result.halt_reason = (f"rescue {req.client_order_id} outcome unknown; spot "
-                                      f"{plain(result.spot_btc)} BTC and "
+                                      f"{plain(result.spot_btc)} {self.base_asset} and "
                                       f"{plain(result.contracts)} contracts may be unhedged")
                 return
             if order.executed == 0:
@@ -465,14 +466,14 @@ class PairExecutor:
                 if failures >= RESCUE_ATTEMPTS:
                     result.halt_reason = (f"rescue {req.client_order_id} failed ({order.status}: "
                                           f"{order.error}) after {failures} attempts; spot "
-                                          f"{plain(result.spot_btc)} BTC and "
+                                          f"{plain(result.spot_btc)} {self.base_asset} and "
                                           f"{plain(result.contracts)} contracts are unhedged")
                     return
                 time.sleep(RETRY_PAUSE_S)
             self._account(result)
         if self._rescue_order(result, first_attempt + RESCUE_ATTEMPTS + 1) is not None:
             result.halt_reason = (f"still unhedged after rescue: spot "
-                                  f"{plain(result.spot_btc)} BTC, {plain(result.contracts)} "
+                                  f"{plain(result.spot_btc)} {self.base_asset}, {plain(result.contracts)} "
                                   f"contracts")
 
     def _rescue_order(self, result: PairResult, attempt: int) -> OrderRequest | None:

@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 from arbitrage.models import BUY, COINM, SPOT, CoinmAccount, Fill, Income, SpotAccount
 from arbitrage.numbers import plain  # noqa: F401  (the CSV's and the logs' one rule; re-exported)
@@ -33,10 +33,14 @@ Q8 = Decimal("0.00000001")
 OPEN, RESCUE, CLOSE, FUNDING = "open", "rescue", "close", "funding"
 FUNDING_FEE = "FUNDING_FEE"
 
-# The CSV columns, in order: the seed's 15, then fee_usdt_spot, delta_usdt, net_btc.
-COLUMNS = ("ts_ms", "ts_iso", "event", "trade_id", "side", "Q_btc", "N_cntr", "spot_vwap",
-           "perp_vwap", "spot_orderId", "cm_orderId", "fee_btc_spot", "fee_btc_cm", "income_btc",
-           "delta_btc", "fee_usdt_spot", "delta_usdt", "net_btc")
+# The CSV columns, in order: the seed's 15, then fee_usdt_spot, delta_usdt, net_btc (the 18 of the
+# first versions, LEGACY_COLUMNS), then the pair: one file can hold several pairs. The `_btc`
+# columns are in the row's base_asset (BTC for BTCUSDT, ETH for ETHUSDT): never summed across pairs.
+LEGACY_COLUMNS = ("ts_ms", "ts_iso", "event", "trade_id", "side", "Q_btc", "N_cntr", "spot_vwap",
+                  "perp_vwap", "spot_orderId", "cm_orderId", "fee_btc_spot", "fee_btc_cm",
+                  "income_btc", "delta_btc", "fee_usdt_spot", "delta_usdt", "net_btc")
+PAIR_COLUMNS = ("base_asset", "spot_symbol", "coinm_symbol")
+COLUMNS = LEGACY_COLUMNS + PAIR_COLUMNS
 DECIMAL_COLUMNS = frozenset({"Q_btc", "N_cntr", "spot_vwap", "perp_vwap", "fee_btc_spot",
                              "fee_btc_cm", "income_btc", "delta_btc", "fee_usdt_spot",
                              "delta_usdt", "net_btc"})
@@ -87,11 +91,39 @@ class LedgerRow:
     fee_usdt_spot: Decimal | None
     delta_usdt: Decimal | None
     net_btc: Decimal | None
+    base_asset: str | None = None       # the pair (None: not stamped yet, see with_pair)
+    spot_symbol: str | None = None
+    coinm_symbol: str | None = None
     usdt_fee_btc: Decimal | None = field(default=None, compare=False)
     fees_other: Mapping[str, Decimal] = field(default_factory=dict, compare=False, hash=False)
 
     def cells(self) -> tuple:
         return tuple(getattr(self, name) for name in COLUMNS)
+
+    @property
+    def pair(self) -> "Pair":
+        return Pair(self.base_asset or DEFAULT_PAIR.base_asset,
+                    self.spot_symbol or DEFAULT_PAIR.spot_symbol,
+                    self.coinm_symbol or DEFAULT_PAIR.coinm_symbol)
+
+
+class Pair(NamedTuple):
+    """What a row belongs to. A row without pair cells (an 18-column file of an earlier version)
+    is taken as the default pair, the only one those versions traded unless PAIR was set."""
+    base_asset: str
+    spot_symbol: str
+    coinm_symbol: str
+
+    def __str__(self) -> str:
+        return f"{self.spot_symbol} / {self.coinm_symbol}"
+
+
+DEFAULT_PAIR = Pair("BTC", "BTCUSDT", "BTCUSD_PERP")
+
+
+def with_pair(row: LedgerRow, pair: Pair) -> LedgerRow:
+    return replace(row, base_asset=pair.base_asset, spot_symbol=pair.spot_symbol,
+                   coinm_symbol=pair.coinm_symbol)
 
 
 def _d(value: Decimal | None) -> Decimal:
@@ -338,8 +370,9 @@ class Invariant:
 
 def check_invariant(rows: Iterable[LedgerRow], start: Balances, end: Balances,
                     base_asset: str = "BTC", quote_asset: str = "USDT") -> Invariant:
-    """Does the ledger of a run reproduce the exchange's balance changes to the last unit?"""
-    rows = list(rows)
+    """Does the ledger of a run reproduce the exchange's balance changes to the last unit? Only the
+    rows of `base_asset`'s pair count (and rows without pair cells): another coin is never added."""
+    rows = [r for r in rows if r.base_asset in (None, base_asset)]
     return Invariant(
         ledger_usdt=sum((_d(r.delta_usdt) for r in rows), ZERO),
         exchange_usdt=end.spot_usdt - start.spot_usdt,

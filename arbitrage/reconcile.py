@@ -91,7 +91,7 @@ def reconcile(snapshot: EngineSnapshot | None, view: ExchangeView, adopt: bool) 
     what = (f"FLAT, COIN-M position {_num(view.position_amount)} = baseline"
             if s.engine_state == FLAT else
             f"HEDGED in trade {s.trade.trade_id} ({_num(s.trade.contracts)} contracts, "
-            f"{_num(s.trade.spot_held)} BTC on spot), COIN-M position {_num(view.position_amount)} "
+            f"{_num(s.trade.spot_held)} {_base(s)} on spot), COIN-M position {_num(view.position_amount)} "
             f"= baseline {_num(s.baseline_contracts)} + trade {_num(s.trade.contracts)}")
     return Decision(RESUME, f"state matches the exchange: resuming {what}", notes, s,
                     s.baseline_contracts)
@@ -211,9 +211,14 @@ def _differences(s: EngineSnapshot, view: ExchangeView, ours: list[OrderState]) 
         diffs.append(f"COIN-M position of {s.coinm_symbol} is {_num(view.position_amount)} "
                      f"contracts, the state file expects {_num(expected)} ({why})")
     if s.engine_state == HEDGED and t.direction == BUY_SPOT and t.spot_held > view.spot_base_total:
-        diffs.append(f"spot holds {_num(view.spot_base_total)} BTC (free + locked), less than the "
-                     f"{_num(t.spot_held)} BTC trade {t.trade_id} bought and must sell back")
+        diffs.append(f"spot holds {_num(view.spot_base_total)} {_base(s)} (free + locked), less than "
+                     f"the {_num(t.spot_held)} {_base(s)} trade {t.trade_id} bought and must sell back")
     return diffs
+
+
+def _base(s: EngineSnapshot) -> str:
+    """The pair's base coin (the COIN-M symbol's prefix; the spot symbol has the same base)."""
+    return s.coinm_symbol.split("USD_")[0]
 
 
 def _halt(s: EngineSnapshot | None, view: ExchangeView, diffs: list[str],
@@ -244,7 +249,7 @@ def _adopt(s: EngineSnapshot | None, view: ExchangeView) -> Decision:
         t = s.trade
         if t is not None:
             lines.append(f"trade {t.trade_id} ({s.engine_state}, {_num(t.contracts)} contracts, "
-                         f"{_num(t.spot_held)} BTC on spot) is dropped: what it holds stays on the "
+                         f"{_num(t.spot_held)} {_base(s)} on spot) is dropped: what it holds stays on the "
                          f"account and the bot will not close it")
         for r in s.pending_orders:
             st = view.orders.get(r.client_order_id)

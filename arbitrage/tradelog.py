@@ -17,7 +17,8 @@ from collections import deque
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from arbitrage.ledger import COLUMNS, DECIMAL_COLUMNS, FUNDING, LedgerRow, iso_utc, plain
+from arbitrage.ledger import (COLUMNS, DECIMAL_COLUMNS, FUNDING, LEGACY_COLUMNS, LedgerRow, iso_utc,
+                              plain)
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ MAX_PENDING = 100_000           # rows waiting in memory; far more than days of 
 
 _CHECK = "<check the header first>"     # queue marker (identity-compared)
 
-RowKey = tuple[str | None, str, str | None, str | None, int | None]
+RowKey = tuple[str | None, str, str | None, str | None, int | None, str | None]
 
 
 class TradeLogError(Exception):
@@ -50,12 +51,13 @@ def format_line(row: LedgerRow) -> str:
     return buf.getvalue()
 
 
-def parse_cells(cells: list[str]) -> LedgerRow:
-    """One CSV record back into a row; ValueError says which cell is wrong."""
-    if len(cells) != len(COLUMNS):
-        raise ValueError(f"{len(cells)} cells, expected {len(COLUMNS)}")
+def parse_cells(cells: list[str], columns: tuple[str, ...] = COLUMNS) -> LedgerRow:
+    """One CSV record back into a row; ValueError says which cell is wrong. `columns`: the file's
+    (LEGACY_COLUMNS for an 18-column file: its rows have no pair cells, see LedgerRow.pair)."""
+    if len(cells) != len(columns):
+        raise ValueError(f"{len(cells)} cells, expected {len(columns)}")
     values: dict = {}
-    for name, cell in zip(COLUMNS, cells):
+    for name, cell in zip(columns, cells):
         if cell == "":
             values[name] = None
         elif name in DECIMAL_COLUMNS:
@@ -86,13 +88,13 @@ def read_rows(path: str | os.PathLike, errors: list[tuple[int, str]] | None = No
         header = next(reader, None)
         if header is None:
             return rows
-        if tuple(header) != COLUMNS:
+        if tuple(header) not in (COLUMNS, LEGACY_COLUMNS):     # an 18-column file is read too
             raise TradeLogError(_header_problem(path, header))
         for cells in reader:
             if not cells:
                 continue
             try:
-                rows.append(parse_cells(cells))
+                rows.append(parse_cells(cells, tuple(header)))
             except ValueError as exc:
                 if errors is None:
                     raise TradeLogError(f"{path}: line {reader.line_num}: {exc}") from None
@@ -103,10 +105,19 @@ def read_rows(path: str | os.PathLike, errors: list[tuple[int, str]] | None = No
 def row_key(row: LedgerRow) -> RowKey:
     """What identifies a row across restarts (the time only for funding rows, which have no ids)."""
     return (row.trade_id, row.event, row.spot_orderId, row.cm_orderId,
-            row.ts_ms if row.event == FUNDING else None)
+            row.ts_ms if row.event == FUNDING else None,
+            row.coinm_symbol if row.event == FUNDING else None)   # every pair is paid at 00:00
 
 
 def _header_problem(path: Path, header: list[str]) -> str:
+    if tuple(header) == LEGACY_COLUMNS:
+        # Not migrated: its rows name no pair, and an earlier version run with PAIR=ETH wrote ETH
+        # amounts there too; only the user knows. Appending would mix rows with and without a pair.
+        return (f"{path}: written by an earlier version (18 columns, no pair columns); this version "
+                f"appends {', '.join(COLUMNS[len(LEGACY_COLUMNS):])} to every row and does not "
+                f"append to it; move it away (e.g. rename it to {path.stem}.old{path.suffix}; "
+                f"python -m app.report still reads it, as BTCUSDT / BTCUSD_PERP) or set TRADES_LOG "
+                f"to another file")
     missing = [c for c in COLUMNS if c not in header]
     extra = [c for c in header if c not in COLUMNS]
     what = "; ".join(filter(None, [

@@ -325,7 +325,10 @@ class Trader:
             touch = (spot.best_ask(), perp.best_bid())
         return plan_entry(direction, levels[0], levels[1], self.spot_rules, self.perp_rules,
                           self.params, self.fees, spot_touch=touch[0][0] if touch[0] else None,
-                          perp_touch=touch[1][0] if touch[1] else None)
+                          perp_touch=touch[1][0] if touch[1] else None,
+                          # Binance takes a spot BUY's commission in the coin bought (unless BNB
+                          # pays fees): size the buy so that what is held is the hedge
+                          buy_fee_in_base=True)
 
     def _view(self, market, now_ms: int) -> AccountView:
         acct = self.account

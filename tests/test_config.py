@@ -51,8 +51,10 @@ def test_defaults_match_design_and_types():
     s = load()
     assert (s.spot_symbol, s.coinm_symbol, s.venue) == ("BTCUSDT", "BTCUSD_PERP", "sim")
     assert (s.enter_bps, s.exit_bps, s.stop_bps) == (Decimal(6), Decimal(2), Decimal(12))
-    assert isinstance(s.enter_bps, Decimal) and isinstance(s.max_q_btc_frontier, Decimal)
-    assert s.max_q_btc_frontier == Decimal("0.5") and s.v_usd == Decimal(10000)
+    assert isinstance(s.enter_bps, Decimal) and isinstance(s.max_v_usd_frontier, Decimal)
+    # the frontier cap is a notional (the same on every pair); the base-coin cap is off by default
+    assert s.max_v_usd_frontier == Decimal(30000) and s.v_usd == Decimal(10000)
+    assert s.max_q_base_frontier == s.max_q_btc_frontier == Decimal(0)
     assert isinstance(s.poll_interval, float) and s.poll_interval == 0.5
     assert isinstance(s.recv_window, int) and s.recv_window == 5000
     assert s.sim_seed == 15 and s.sim_speed == 1.0 and s.sim_source == "synthetic"
@@ -193,7 +195,7 @@ def test_cli_problem_names_the_flag():
     ("RUN_SECONDS", "-1", "is negative"),
     ("REOPEN_COOLDOWN_SEC", "-0.5", "is negative"),
     ("V_USD", "-100", "is negative"),
-    ("MAX_Q_BTC_FRONTIER", "0", "is zero"),
+    ("MAX_Q_BTC_FRONTIER", "-0.5", "is negative"),   # 0 = no cap (the base-coin cap is optional)
     ("MAX_SLIPPAGE_BPS_SPOT", "-1", "is negative"),
     ("BOOK_STALE_MS", "0", "is zero"),
     ("RECV_WINDOW", "0", "is zero"),

@@ -43,7 +43,7 @@ FEES = FeeRates(spot_maker=D("0.0001"), spot_taker=D("0.0002"), coinm_maker=D("0
 
 def params(**changes) -> EntryParams:
     base = EntryParams(enter_bps=D("6"), auto_from_frontier=True, min_v_usd=D("5000"),
-                       max_q_btc_frontier=D("0.5"), v_usd=D("10000"), max_slippage_bps_spot=D("1"),
+                       max_q_base_frontier=D("0.5"), v_usd=D("10000"), max_slippage_bps_spot=D("1"),
                        max_slippage_bps_coinm=D("2"), execution_mode=TAKER)
     return replace(base, **changes)
 
@@ -129,7 +129,7 @@ def test_sell_spot_on_eth_with_a_10_usd_contract():
     # 1500 / 10 = 150 contracts hedge 1500 / 2997 = 0.50050 ETH -> 0.5005, above the 0.5 cap on the
     # spot leg; one contract back: 1490 / 2997 = 0.4971638 -> DOWN to 0.4971 <= 0.5
     assert p.contracts == D("149")
-    assert p.spot_qty == D("0.4971") and p.spot_qty <= params().max_q_btc_frontier
+    assert p.spot_qty == D("0.4971") and p.spot_qty <= params().max_q_base_frontier
     assert p.notional_usd == D("1490")                     # 149 × 10
     assert p.edge_bps == pytest.approx((3000 / 2997 - 1) * 1e4)   # 10.0100 bps
     assert p.hedge_error_btc == pytest.approx(0.4971 - 1490 / 2997)  # −0.0000638
@@ -197,9 +197,9 @@ def test_maker_uses_lot_size_not_market_lot_size():
     # V = 130 × 60000 = 7.8M USD -> N = 78000; Q = 7 800 000 / 60060 = 129.8701298… -> 129.87012 BTC:
     # above MARKET_LOT_SIZE maxQty 128.52621715 (taker) but below LOT_SIZE 9000 (maker).
     spot, perp = [(60000.00, 1000.0)], [(60060.0, 1e6)]
-    assert reject(BUY_SPOT, spot, perp, max_q_btc_frontier=D("130")) == \
+    assert reject(BUY_SPOT, spot, perp, max_q_base_frontier=D("130")) == \
         "spot qty 129.87012 > MARKET_LOT_SIZE maxQty 128.52621715"
-    p = plan(BUY_SPOT, spot, perp, max_q_btc_frontier=D("130"), execution_mode=MAKER,
+    p = plan(BUY_SPOT, spot, perp, max_q_base_frontier=D("130"), execution_mode=MAKER,
              spot_touch=59999.99, perp_touch=60060.1)
     assert p.contracts == D("78000") and p.spot_qty == D("129.87012")   # as above
 
@@ -295,8 +295,8 @@ def test_cap_on_the_spot_leg_holds_after_delta_neutral_sizing():
     # Cap 0.00334 ETH: V = 0.00334 × 3000 = 10.02 -> N = 1, whose hedge 10/2940 = 0.0034013 -> 0.0034
     # is above the cap, and there is no smaller contract count.
     assert reject(SELL_SPOT, [(3000.00, 1.0)], [(2940.00, 1000.0)], ETHUSDT, ETHUSD_PERP,
-                  min_v_usd=D("5"), max_q_btc_frontier=D("0.00334")) \
-        == "the hedge of one contract is more than MAX_Q_BTC_FRONTIER 0.00334"
+                  min_v_usd=D("5"), max_q_base_frontier=D("0.00334")) \
+        == "the hedge of one contract is more than MAX_Q_BASE_FRONTIER 0.00334"
 
 
 def test_spot_leg_filters_on_coarser_hypothetical_grids():

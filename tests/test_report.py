@@ -5,7 +5,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 from app.report import main, render, trade_results
-from arbitrage.ledger import actual_btc, close_net_btc
+from arbitrage.ledger import LEGACY_COLUMNS, actual_btc, close_net_btc
 from arbitrage.tradelog import HEADER, read_rows
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 #   −0.10005002 + 0.09987334 = −0.00017668; (5994 − 5999)/59990 = −0.00008335 → −0.00026003 BTC;
 #   × 59990 = −15.599… USDT
 # T3000 still open; one funding row outside any trade.
-CSV = HEADER + "\n" + """\
+# The 18 columns of the first versions (no pair columns): read as BTCUSDT / BTCUSD_PERP.
+CSV = ",".join(LEGACY_COLUMNS) + "\n" + """\
 1723161600000,2024-08-09T00:00:00.000Z,open,T1000,BUY_SPOT_SELL_PERP,0.1,60,60000.00000000,60299.99852265,11,21,0.00010000,0.00004975,0,0.09985025,0,-6000.0,
 1723161630000,2024-08-09T00:00:30.000Z,funding,T1000,,,,,,,,,,0.00000500,0.00000500,,,
 1723161660000,2024-08-09T00:01:00.000Z,close,T1000,SELL_SPOT_BUY_PERP,0.0999,60,60100.00000000,60100.00039065,12,22,0.00009990,0.00004991,0.00033112,-0.09971869,6.00399,5997.98601,0.00020295

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from arbitrage.ledger import COLUMNS, LedgerRow, actual_btc, funding_row, iso_utc
+from arbitrage.ledger import DEFAULT_PAIR, COLUMNS, LedgerRow, actual_btc, funding_row, iso_utc, with_pair
 from arbitrage.models import Income
 from arbitrage.tradelog import HEADER, TradeLog, TradeLogError, format_line, read_rows, row_key
 from tests.test_ledger import example_rows
@@ -33,16 +33,18 @@ def lines(path: Path) -> list[str]:
 def test_new_file_gets_the_header_and_rows_in_the_exact_format(tmp_path):
     path = tmp_path / "trades_log.csv"
     log = TradeLog(path)
-    open_row, fund, close = example_rows()
+    open_row, fund, close = (with_pair(r, DEFAULT_PAIR) for r in example_rows())
     for row in (open_row, fund, close):
         assert log.append(row)
     text = lines(path)
-    assert text[0] == HEADER and len(HEADER.split(",")) == 18
+    assert text[0] == HEADER and len(HEADER.split(",")) == 21     # the 18, then the pair's 3
     assert text[1] == ("1723161300123,2024-08-08T23:55:00.123Z,open,T1723161300123,BUY_SPOT_SELL_PERP,"
                        "0.16009,99,61837.63753514,61876.99940054,28457,22542179,0.00016009,0.00007999,"
-                       "0,0.15984992,0,-9899.5873930,")           # net_btc: an empty cell
-    assert text[2] == "1723161600000,2024-08-09T00:00:00.000Z,funding,T1723161300123,,,,,,,,,,0.00001600,0.00001600,,,"
-    assert text[3].endswith(",9.89107098,9881.17991702,-0.00036524")
+                       "0,0.15984992,0,-9899.5873930,"            # net_btc: an empty cell
+                       "BTC,BTCUSDT,BTCUSD_PERP")
+    assert text[2] == ("1723161600000,2024-08-09T00:00:00.000Z,funding,T1723161300123,,,,,,,,,,0.00001600,"
+                       "0.00001600,,,,BTC,BTCUSDT,BTCUSD_PERP")
+    assert text[3].endswith(",9.89107098,9881.17991702,-0.00036524,BTC,BTCUSDT,BTCUSD_PERP")
     assert "None" not in path.read_text() and log.written == 3 and log.pending == 0
     # the example file at the repository root is exactly this
     assert (Path(__file__).parent.parent / "trades_log.csv.example").read_text() == path.read_text()
@@ -53,7 +55,7 @@ def test_numbers_never_have_an_exponent():
                     None, None, D("0E-8"), D("-1E-8"), None, D("0.000000001"), None)
     line = format_line(row)
     assert "E" not in line.upper().replace("EVENT", "")
-    assert line == "1,1970-01-01T00:00:00.001Z,funding,,,10,,,,,,,,0.00000000,-0.00000001,,0.000000001,\n"
+    assert line == "1,1970-01-01T00:00:00.001Z,funding,,,10,,,,,,,,0.00000000,-0.00000001,,0.000000001,,,,\n"
 
 
 def test_read_back_gives_the_same_decimals(tmp_path):
@@ -230,8 +232,8 @@ def test_keys_let_a_restart_skip_rows_already_written(tmp_path):
         log.append(row)
     keys = TradeLog(path).keys()                    # after a restart
     assert row_key(open_row) in keys and row_key(fund) in keys and row_key(close) not in keys
-    assert row_key(open_row) == ("T1723161300123", "open", "28457", "22542179", None)
-    assert row_key(fund) == ("T1723161300123", "funding", None, None, 1723161600000)
+    assert row_key(open_row) == ("T1723161300123", "open", "28457", "22542179", None, None)
+    assert row_key(fund) == ("T1723161300123", "funding", None, None, 1723161600000, None)
 
 
 def test_malformed_lines_raise_or_are_listed(tmp_path):
@@ -242,7 +244,7 @@ def test_malformed_lines_raise_or_are_listed(tmp_path):
         read_rows(path)
     errors = []
     assert len(read_rows(path, errors=errors)) == 2
-    assert errors == [(3, "3 cells, expected 18"), (4, "income_btc: 'abc' is not a number")]
+    assert errors == [(3, "3 cells, expected 21"), (4, "income_btc: 'abc' is not a number")]
 
 
 # -- checked at start (issue 10 item 3): a ledger that cannot take rows stops the start -----------

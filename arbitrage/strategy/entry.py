@@ -4,11 +4,18 @@ Pure: books come in as best-first level iterables (read lazily and kept, so the 
 walked several times), settings and fee rates as values; nothing here reads a clock or does I/O.
 
 Steps, in order (each refusal is a `Rejection` with its own short reason):
-1. V: from the frontier (AUTO_FROM_FRONTIER; `capped` when MAX_Q_BTC_FRONTIER stopped it) and at least
-   MIN_V_USD, or V_USD walked on both books with each leg's slippage and the edge checked.
+1. V: from the frontier (AUTO_FROM_FRONTIER; `capped` when MAX_V_USD_FRONTIER or MAX_Q_BASE_FRONTIER
+   stopped it) and at least MIN_V_USD, or V_USD walked on both books with each leg's slippage and
+   the edge checked.
 2. Contracts first, `N = floor(V / S)` on the lot step; then spot `Q = N·S / perp_px` rounded DOWN to
-   stepSize, perp_px being the perp VWAP for those N contracts: equal BTC on both legs (delta
-   neutral). The residual `Q − N·S/perp_px` (< one step) is reported as `hedge_error_btc`.
+   stepSize, perp_px being the perp VWAP for those N contracts: equal base coin on both legs (delta
+   neutral). The residual `Q − N·S/perp_px` (< one step) is reported as `hedge_error_btc`. A spot
+   BUY whose commission is taken in the coin bought (Binance's rule unless BNB pays fees) would
+   hold `Q·(1 − rate)`: with `buy_fee_in_base` Q is grossed up, `N·S/perp_px / (1 − rate)` rounded UP,
+   so that what is *held* matches the hedge (on ETH, with its 10 USD contract, the 10 bps fee of a
+   $10k buy is already a whole contract and would need a rescue every time).
+
+"BTC" in names here (`hedge_error_btc`, `spot_btc`) stands for the pair's base coin.
 3. Both legs re-priced for the rounded sizes (Q BTC, N contracts) and the edge recomputed. Rounding
    only shrinks the legs, so on a consistent book the edge cannot fall; the check stays as a guard.
 4. Both legs validated against their filters before either is sent.
@@ -45,16 +52,20 @@ class EntryParams:
     enter_bps: Decimal
     auto_from_frontier: bool
     min_v_usd: Decimal
-    max_q_btc_frontier: Decimal
+    max_q_base_frontier: Decimal         # spot leg cap in the base coin; 0 = none
     v_usd: Decimal
     max_slippage_bps_spot: Decimal
     max_slippage_bps_coinm: Decimal
     execution_mode: str = TAKER
+    max_v_usd_frontier: Decimal = Decimal(0)     # notional cap, USD; 0 = none
+    base_cap_name: str = "MAX_Q_BASE_FRONTIER"    # as the user named it (MAX_Q_BTC_FRONTIER, old)
 
     @classmethod
     def from_settings(cls, s: Any) -> "EntryParams":
-        return cls(s.enter_bps, s.auto_from_frontier, s.min_v_usd, s.max_q_btc_frontier, s.v_usd,
-                   s.max_slippage_bps_spot, s.max_slippage_bps_coinm, s.execution_mode)
+        from arbitrage.config import base_cap_name
+        return cls(s.enter_bps, s.auto_from_frontier, s.min_v_usd, s.max_q_base_frontier, s.v_usd,
+                   s.max_slippage_bps_spot, s.max_slippage_bps_coinm, s.execution_mode,
+                   s.max_v_usd_frontier, base_cap_name(s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +102,11 @@ class EntryPlan:
     net_edge_bps: float          # edge_bps − fee_bps
     v_usd: float                 # V before rounding to the grids
     notional_usd: Decimal        # N·S, the contracts' USD value
-    capped: bool                 # MAX_Q_BTC_FRONTIER stopped the frontier: log "[CAP]"
+    capped: bool                 # a size cap stopped the frontier: log "[CAP]"
     spot_slippage_bps: float     # taker walk of the rounded sizes vs the best price (adverse > 0)
     perp_slippage_bps: float
-    hedge_error_btc: float       # Q − N·S/perp_vwap: > 0 when the spot leg holds more BTC
+    hedge_error_btc: float       # held − N·S/perp_vwap (held: Q less a base-coin BUY fee): > 0 long
+    base_asset: str = "BTC"      # the coin of spot_qty and hedge_error_btc, for the log line
 
     def describe(self) -> str:
         """One log line: sizes, prices, gross and net edge, [CAP]."""
@@ -104,7 +116,7 @@ class EntryPlan:
                 f"{format(self.spot_qty, 'f')} @ {self.spot_vwap:.2f}, perp {self.perp_side} "
                 f"{format(self.contracts, 'f')} @ {self.perp_vwap:.2f}{prices} | V ${self.v_usd:,.0f} "
                 f"edge {self.edge_bps:+.2f} bps, net {self.net_edge_bps:+.2f} after fees "
-                f"{self.fee_bps:.2f} | hedge error {self.hedge_error_btc:+.8f} BTC"
+                f"{self.fee_bps:.2f} | hedge error {self.hedge_error_btc:+.8f} {self.base_asset}"
                 + (" [CAP]" if self.capped else ""))
 
 
@@ -254,13 +266,18 @@ def _walk_qty(ladder: _Ladder, qty: float, contract_size: float | None) -> tuple
 
 
 def _hedge_qty(perp: _Ladder, contracts: Decimal, perp_rules: SymbolRules,
-               spot_step: Decimal) -> Decimal | None:
-    """The spot BTC that N contracts hedge, N·S / perp VWAP for those N (harmonic), rounded DOWN to
-    the spot step; None when the perp book cannot fill N."""
+               spot_step: Decimal, kept: Decimal = Decimal(1)) -> Decimal | None:
+    """The spot quantity that N contracts hedge, N·S / perp VWAP for those N (harmonic), rounded
+    DOWN to the spot step; None when the perp book cannot fill N. `kept` < 1: the part of a BUY
+    left after a commission in the coin bought; the quantity is grossed up by it and rounded UP,
+    so that what is held is the hedge (over by less than one step)."""
     px, got = _walk_qty(perp, float(contracts), float(perp_rules.contract_size))
     if got < float(contracts) * (1.0 - _FILL_TOLERANCE):
         return None
-    return floor_to_step(contracts * perp_rules.contract_size / dec(px), spot_step)
+    hedge = contracts * perp_rules.contract_size / dec(px)
+    if kept == 1:
+        return floor_to_step(hedge, spot_step)
+    return (hedge / kept / spot_step).to_integral_value(rounding=ROUND_CEILING) * spot_step
 
 
 def _slippage_bps(vwap: float, best: float, side: str) -> float:
@@ -281,11 +298,13 @@ def _edge_bps(direction: str, spot_px: float, perp_px: float) -> float:
 def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterable[Level],
                spot_rules: SymbolRules, perp_rules: SymbolRules, params: EntryParams,
                fees: FeeRates, *, spot_touch: float | None = None,
-               perp_touch: float | None = None) -> EntryPlan | Rejection:
+               perp_touch: float | None = None, buy_fee_in_base: bool = False,
+               base_asset: str | None = None) -> EntryPlan | Rejection:
     """Size and validate one entry. `spot_levels`/`perp_levels` are the sides a taker would hit
     (BUY_SPOT: spot asks + perp bids; SELL_SPOT: spot bids + perp asks). In maker mode
     `spot_touch`/`perp_touch` are the best prices of the sides the limit orders join (BUY_SPOT: spot
-    best bid + perp best ask; SELL_SPOT: spot best ask + perp best bid)."""
+    best bid + perp best ask; SELL_SPOT: spot best ask + perp best bid). `buy_fee_in_base`: a spot
+    BUY pays its commission in the coin bought (step 2)."""
     if direction not in (BUY_SPOT, SELL_SPOT):
         raise ValueError(f"unknown direction {direction!r}")
     if perp_rules.contract_size is None or perp_rules.contract_size <= 0:
@@ -311,7 +330,8 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
     # 1. V
     if params.auto_from_frontier:
         sizing = FRONTIER
-        f = compute_frontier(direction, spot, perp, size, enter, float(params.max_q_btc_frontier))
+        f = compute_frontier(direction, spot, perp, size, enter, float(params.max_q_base_frontier),
+                             float(params.max_v_usd_frontier))
         if not f.tradable:
             return reject(f"no frontier: top edge {f.top_edge_bps or 0.0:+.2f} bps < ENTER_BPS {enter:g}")
         if f.size_usd < float(params.min_v_usd):
@@ -338,7 +358,11 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
 
     # 2. contracts first, then spot rounded down
     s_dec = perp_rules.contract_size
-    contracts = floor_to_step(dec(v / size + _CONTRACT_TOLERANCE), perp_rules.step_size)
+    spot_rate = fees.spot_maker if params.execution_mode == MAKER else fees.spot_taker
+    kept = 1 - spot_rate if buy_fee_in_base and spot_side == BUY and 0 <= spot_rate < 1 else Decimal(1)
+    # A grossed-up spot leg buys N·S/kept of value: N from V·kept keeps both legs inside the walked V,
+    # where the frontier's edge holds.
+    contracts = floor_to_step(dec(v * float(kept) / size + _CONTRACT_TOLERANCE), perp_rules.step_size)
     if contracts < 1:
         return reject(f"V ${v:,.2f} is less than one contract ({fmt(s_dec)} USD)")
     problem = qty_problem("contracts", perp_rules, contracts, taker)
@@ -347,18 +371,18 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
     # Delta-neutral: the spot leg holds the BTC the contracts hedge, N·S / perp price (the design
     # writes spot_px, which equalises USD instead and leaves Q × edge BTC unhedged: ~50 steps at
     # 0.5 BTC and 10 bps). With the perp price the residual stays below one spot step.
-    spot_qty = _hedge_qty(perp, contracts, perp_rules, spot_rules.step_size)
+    spot_qty = _hedge_qty(perp, contracts, perp_rules, spot_rules.step_size, kept)
     if spot_qty is None:
         return reject(f"perp book too thin for {fmt(contracts)} contracts")
-    # MAX_Q_BTC_FRONTIER caps the spot leg, but the frontier capped V/spot_px: selling spot above
+    # MAX_Q_BASE_FRONTIER caps the spot leg, but the frontier capped V/spot_px: selling spot above
     # the perp price, N·S/perp_px is larger (0.5005 BTC at the 0.5 cap and 10 bps). Give back
     # contracts until the hedge fits under the cap (one contract is usually enough).
-    cap = params.max_q_btc_frontier
+    cap = params.max_q_base_frontier
     while sizing == FRONTIER and cap > 0 and spot_qty > cap:
         contracts -= perp_rules.step_size
         if contracts < max(perp_rules.min_qty, 1):
-            return reject(f"the hedge of one contract is more than MAX_Q_BTC_FRONTIER {fmt(cap)}")
-        spot_qty = _hedge_qty(perp, contracts, perp_rules, spot_rules.step_size)
+            return reject(f"the hedge of one contract is more than {params.base_cap_name} {fmt(cap)}")
+        spot_qty = _hedge_qty(perp, contracts, perp_rules, spot_rules.step_size, kept)
         if spot_qty is None:   # cannot happen: fewer contracts than a walk that filled
             return reject(f"perp book too thin for {fmt(contracts)} contracts")
     notional = contracts * s_dec
@@ -404,4 +428,5 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
         edge_bps=edge, fee_bps=fee_bps, net_edge_bps=edge - fee_bps, v_usd=v,
         notional_usd=notional, capped=capped, spot_slippage_bps=spot_slip,
         perp_slippage_bps=perp_slip,
-        hedge_error_btc=float(spot_qty) - float(notional) / perp_vwap)
+        hedge_error_btc=float(spot_qty * kept) - float(notional) / perp_vwap,
+        base_asset=base_asset or spot_rules.base_asset)

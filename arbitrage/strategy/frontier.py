@@ -2,7 +2,7 @@
 
 Pure: functions of book levels and numbers, no I/O, no clock.
 
-Both legs are walked in USD notional. A spot level of q BTC at p holds q·p USD; a COIN-M level of c
+Both legs are walked in USD notional. A spot level of q BTC (the base coin: BTC stands for it here) at p holds q·p USD; a COIN-M level of c
 contracts holds c·S USD and hedges c·S/p BTC (inverse contract). At a cumulative notional V the legs
 have effective prices spot_px = V / Σbtc_spot and perp_px = V / Σbtc_perp (harmonic for the
 inverse leg). For buy-spot/sell-perp the edge is perp_px/spot_px − 1 (in bps); sell-spot/buy-perp
@@ -32,7 +32,7 @@ class Frontier(NamedTuple):
     spot_px: float               # effective (VWAP) prices at size_usd; 0 when size_usd is 0
     perp_px: float
     edge_bps: float              # average edge at size_usd
-    capped: bool                 # MAX_Q_BTC_FRONTIER stopped the walk before the edge did
+    capped: bool                 # a size cap (MAX_V_USD_FRONTIER / MAX_Q_BASE_FRONTIER) stopped the walk
     levels_touched: int
 
     @property
@@ -78,9 +78,12 @@ def _usd_levels(levels: Iterable[Level], contract_size: float | None) -> Iterato
 
 
 def compute_frontier(direction: str, spot_levels: Iterable[Level], perp_levels: Iterable[Level],
-                     contract_size: float, enter_bps: float, max_spot_btc: float) -> Frontier:
+                     contract_size: float, enter_bps: float, max_spot_btc: float,
+                     max_usd: float = 0.0) -> Frontier:
     """Walk both books from their best level. `spot_levels`/`perp_levels` are best-first iterables
-    (lazy iterators are best: only the levels used are read). `max_spot_btc` <= 0 means no cap."""
+    (lazy iterators are best: only the levels used are read). Two caps, whichever binds first:
+    `max_spot_btc` on the spot leg in the base coin, `max_usd` on the notional (the cap that means
+    the same on every pair); <= 0 means no cap."""
     spot_it = _usd_levels(spot_levels, None)
     perp_it = _usd_levels(perp_levels, contract_size)
     sp = next(spot_it, None)
@@ -111,6 +114,9 @@ def compute_frontier(direction: str, spot_levels: Iterable[Level], perp_levels: 
             limit = max(0.0, -base / slope) if slope < 0.0 else 0.0
         if max_spot_btc > 0.0 and bs + limit / s_price > max_spot_btc:
             limit = max(0.0, (max_spot_btc - bs) * s_price)
+            capped = True
+        if max_usd > 0.0 and v + limit > max_usd:
+            limit = max(0.0, max_usd - v)
             capped = True
         v += limit
         bs += limit / s_price
