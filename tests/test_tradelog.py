@@ -40,7 +40,7 @@ def test_new_file_gets_the_header_and_rows_in_the_exact_format(tmp_path):
     assert text[0] == HEADER and len(HEADER.split(",")) == 21     # the 18, then the pair's 3
     assert text[1] == ("1723161300123,2024-08-08T23:55:00.123Z,open,T1723161300123,BUY_SPOT_SELL_PERP,"
                        "0.16009,99,61837.63753514,61876.99940054,28457,22542179,0.00016009,0.00007999,"
-                       "0,0.15984992,0,-9899.5873930,"            # net_btc: an empty cell
+                       "0,0.15984992,0,-9899.5873930,,"           # net_btc: an empty cell
                        "BTC,BTCUSDT,BTCUSD_PERP")
     assert text[2] == ("1723161600000,2024-08-09T00:00:00.000Z,funding,T1723161300123,,,,,,,,,,0.00001600,"
                        "0.00001600,,,,BTC,BTCUSDT,BTCUSD_PERP")
