@@ -4,6 +4,7 @@ spot commission, taken in ETH, is bought on top), and every amount of ETH is pri
 Settings under which no entry can pass stop the program before it trades (exit 2)."""
 from __future__ import annotations
 
+import io
 import logging
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.summary import print_summary
 from arbitrage.sim import LocalExchange
 from arbitrage.strategy.frontier import BUY_SPOT
 from arbitrage.tradelog import read_rows
@@ -61,6 +63,12 @@ def test_eth_buy_spot_entry_on_default_caps_needs_no_rescue_and_shows_eth(sim, c
     assert rows and {(x.base_asset, x.spot_symbol, x.coinm_symbol) for x in rows} == \
         {("ETH", "ETHUSDT", "ETHUSD_PERP")}
     assert not [x for x in rows if x.event == "rescue"]
+    # the end-of-run summary: its trade table, the report and the invariant in ETH
+    out = io.StringIO()
+    print_summary(r.bot, r.bot.stats, out)
+    summary = out.getvalue()
+    assert "spot ETH" in summary and "net ETH" in summary and "invariant ETH" in summary
+    assert " BTC" not in summary, summary
     r.assert_exchange_agrees()
 
 
