@@ -70,7 +70,7 @@ class OrderFills:
 
 @dataclass(frozen=True, slots=True)
 class LedgerRow:
-    """One CSV row (the first 18 fields, in COLUMNS order; None = empty cell) plus two attributes
+    """One CSV row (the first 21 fields, in COLUMNS order; None = empty cell) plus two attributes
     that are not written: `usdt_fee_btc`, the USDT-paid part of fee_btc_spot (derived on read-back),
     and `fees_other`, commissions in a third asset (BNB), kept out of the BTC/USDT columns."""
     ts_ms: int
