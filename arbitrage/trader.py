@@ -85,6 +85,7 @@ class Trader:
         self.account: AccountUpdate | None = None
         self.baseline_contracts: Decimal | None = None
         self.entries = self.rescued_entries = 0
+        self.buy_fee_in_base = True              # see _learn_buy_fee_asset
         self.entry_ids: list[str] = []           # every trade id sent, whatever became of it
         # the next entry's trade id, saved before that entry sends anything (see start_entry)
         self.next_trade_id = ""
@@ -195,6 +196,7 @@ class Trader:
                 self.accounting.on_pair(result, self.trade.closed(
                     spot_vwap=self.trade.spot_vwap or result.spot_vwap))
             self.request_account()               # margin data after every fill
+            self._learn_buy_fee_asset(result)
             self.pending, self.pair_kind = [], None
             if result.spec.kind == "entry":
                 self._entry_done(result, now_ms)
@@ -326,9 +328,17 @@ class Trader:
         return plan_entry(direction, levels[0], levels[1], self.spot_rules, self.perp_rules,
                           self.params, self.fees, spot_touch=touch[0][0] if touch[0] else None,
                           perp_touch=touch[1][0] if touch[1] else None,
-                          # Binance takes a spot BUY's commission in the coin bought (unless BNB
-                          # pays fees): size the buy so that what is held is the hedge
-                          buy_fee_in_base=True)
+                          buy_fee_in_base=self.buy_fee_in_base)
+
+    def _learn_buy_fee_asset(self, r: PairResult) -> None:
+        """Binance takes a spot BUY's commission in the coin bought unless BNB pays fees: buys are
+        grossed up for it (plan_entry) until a BUY's fills show the commission went elsewhere."""
+        for o in r.orders:
+            if o.request.market == SPOT and o.request.side == BUY:
+                charged = [f for f in r.fills.get(o.request.client_order_id, ()) if f.commission > 0]
+                if charged:
+                    self.buy_fee_in_base = any(f.commission_asset == self.spot_rules.base_asset
+                                               for f in charged)
 
     def _view(self, market, now_ms: int) -> AccountView:
         acct = self.account

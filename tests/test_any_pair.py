@@ -163,3 +163,25 @@ def test_fixed_sizing_and_orders_larger_than_the_exchange_allows():
     assert entry_problems(sz, BTCUSDT, BTCUSD_PERP, D("60000")) == [
         "MIN_V_USD: 9000000 is 150 BTC at the BTCUSD_PERP price 60000, more than BTCUSDT's "
         "largest order 128.52621715 (expected MIN_V_USD <= 7711573)"]
+
+
+def test_buys_stop_being_grossed_up_once_a_buy_paid_its_fee_elsewhere():
+    from types import SimpleNamespace
+
+    from arbitrage.execution import PairResult
+    from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest
+    from arbitrage.orders import TrackedOrder
+    from arbitrage.trader import Trader
+
+    def result(asset: str) -> PairResult:
+        spot = TrackedOrder(OrderRequest(SPOT, "ETHUSDT", BUY, "MARKET", D("4"), "T1-s-e1"))
+        perp = TrackedOrder(OrderRequest(COINM, "ETHUSD_PERP", SELL, "MARKET", D("1000"), "T1-p-e1"))
+        fill = Fill(SPOT, "ETHUSDT", 1, 1, BUY, D("2500"), D("4"), D("10000"), D("0.003"), asset,
+                    D(0), 1, False)
+        return PairResult(spec=None, spot=spot, perp=perp, fills={"T1-s-e1": (fill,)})
+
+    trader = SimpleNamespace(buy_fee_in_base=True, spot_rules=ETHUSDT)
+    Trader._learn_buy_fee_asset(trader, result("BNB"))      # BNB pays fees: nothing to gross up
+    assert trader.buy_fee_in_base is False
+    Trader._learn_buy_fee_asset(trader, result("ETH"))
+    assert trader.buy_fee_in_base is True

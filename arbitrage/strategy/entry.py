@@ -11,14 +11,14 @@ Steps, in order (each refusal is a `Rejection` with its own short reason):
    stepSize, perp_px being the perp VWAP for those N contracts: equal base coin on both legs (delta
    neutral). The residual `Q − N·S/perp_px` (< one step) is reported as `hedge_error_btc`. A spot
    BUY whose commission is taken in the coin bought (Binance's rule unless BNB pays fees) would
-   hold `Q·(1 − rate)`: with `buy_fee_in_base` Q is grossed up, `N·S/perp_px / (1 − rate)` rounded UP,
-   so that what is *held* matches the hedge (on ETH, with its 10 USD contract, the 10 bps fee of a
+   hold `Q·(1 − rate)`: with `buy_fee_in_base` N comes from V·(1 − rate) and Q is grossed up,
+   `N·S/perp_px / (1 − rate)` rounded UP, so that what is *held* matches the hedge (on ETH, with its 10 USD contract, the 10 bps fee of a
    $10k buy is already a whole contract and would need a rescue every time).
-
-"BTC" in names here (`hedge_error_btc`, `spot_btc`) stands for the pair's base coin.
 3. Both legs re-priced for the rounded sizes (Q BTC, N contracts) and the edge recomputed. Rounding
    only shrinks the legs, so on a consistent book the edge cannot fall; the check stays as a guard.
 4. Both legs validated against their filters before either is sent.
+
+"BTC" in names here (`hedge_error_btc`, `max_spot_btc`) stands for the pair's base coin.
 
 Maker mode joins the touch (spot BUY at the best bid, SELL at the best ask; the perp leg mirrored),
 prices rounded in the safe (passive) direction: BUY down, SELL up. Sizing still comes from the taker
@@ -298,8 +298,8 @@ def _edge_bps(direction: str, spot_px: float, perp_px: float) -> float:
 def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterable[Level],
                spot_rules: SymbolRules, perp_rules: SymbolRules, params: EntryParams,
                fees: FeeRates, *, spot_touch: float | None = None,
-               perp_touch: float | None = None, buy_fee_in_base: bool = False,
-               base_asset: str | None = None) -> EntryPlan | Rejection:
+               perp_touch: float | None = None,
+               buy_fee_in_base: bool = False) -> EntryPlan | Rejection:
     """Size and validate one entry. `spot_levels`/`perp_levels` are the sides a taker would hit
     (BUY_SPOT: spot asks + perp bids; SELL_SPOT: spot bids + perp asks). In maker mode
     `spot_touch`/`perp_touch` are the best prices of the sides the limit orders join (BUY_SPOT: spot
@@ -359,7 +359,8 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
     # 2. contracts first, then spot rounded down
     s_dec = perp_rules.contract_size
     spot_rate = fees.spot_maker if params.execution_mode == MAKER else fees.spot_taker
-    kept = 1 - spot_rate if buy_fee_in_base and spot_side == BUY and 0 <= spot_rate < 1 else Decimal(1)
+    grossed = buy_fee_in_base and spot_side == BUY and 0 <= spot_rate < 1
+    kept = 1 - spot_rate if grossed else Decimal(1)
     # A grossed-up spot leg buys N·S/kept of value: N from V·kept keeps both legs inside the walked V,
     # where the frontier's edge holds.
     contracts = floor_to_step(dec(v * float(kept) / size + _CONTRACT_TOLERANCE), perp_rules.step_size)
@@ -429,4 +430,4 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
         notional_usd=notional, capped=capped, spot_slippage_bps=spot_slip,
         perp_slippage_bps=perp_slip,
         hedge_error_btc=float(spot_qty * kept) - float(notional) / perp_vwap,
-        base_asset=base_asset or spot_rules.base_asset)
+        base_asset=spot_rules.base_asset)

@@ -2,8 +2,9 @@
 
 Pure: functions of book levels and numbers, no I/O, no clock.
 
-Both legs are walked in USD notional. A spot level of q BTC (the base coin: BTC stands for it here) at p holds q·p USD; a COIN-M level of c
-contracts holds c·S USD and hedges c·S/p BTC (inverse contract). At a cumulative notional V the legs
+Both legs are walked in USD notional ("BTC" here stands for the pair's base coin). A spot level of
+q BTC at p holds q·p USD; a COIN-M level of c contracts holds c·S USD and hedges c·S/p BTC
+(inverse contract). At a cumulative notional V the legs
 have effective prices spot_px = V / Σbtc_spot and perp_px = V / Σbtc_perp (harmonic for the
 inverse leg). For buy-spot/sell-perp the edge is perp_px/spot_px − 1 (in bps); sell-spot/buy-perp
 mirrors it. Deeper levels are always worse, so the average edge only falls as V grows: the walk stops
