@@ -240,6 +240,10 @@ SPECS: tuple[_Spec, ...] = (
     _f("sim_speed", 1.0, "replay/market speed factor", low=0, above=True),
     _Spec("sim_faults", "", _text(), "fault plan for the local exchange, e.g. drop=0.01,disconnect=20"),
     _Spec("sim_seed", 15, _number(int, 15), "market model seed (15: the demo minute trades both ways)"),
+    _f("sim_funding_interval", 28800, "seconds between funding settlements on the local exchange "
+       "(Binance: 8 h; shorter for demos and tests)", **POSITIVE_SECONDS),
+    _Spec("sim_funding_regime", "normal", _choice("normal", "positive", "negative", "flipping"),
+          "funding sign on the local exchange: normal | positive | negative | flipping"),
 )
 _BY_NAME = {spec.name: spec for spec in SPECS}
 
@@ -296,6 +300,8 @@ class Settings:
     sim_speed: float = 1.0
     sim_faults: str = ""
     sim_seed: int = 15
+    sim_funding_interval: float = 28800.0
+    sim_funding_regime: str = "normal"
     print_config: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 

@@ -240,7 +240,8 @@ def test_funding_history_lists_each_settlement(ex, cx_cm, sdk_cm):
     ex.settle_funding_now(D("0.00012"))
     ex.settle_funding_now(D("-0.00003"))
     history = cx_cm.fetch_funding_rate_history(CCXT_PERP)
-    assert [h["fundingRate"] for h in history] == [0.00012, -0.00003]
+    # after the 30 days of 8-hourly settlements the local exchange starts with
+    assert [h["fundingRate"] for h in history][-2:] == [0.00012, -0.00003]
     rows = sdk_cm.get_funding_rate_history_of_perpetual_futures(symbol=PERP, limit=1).data()
     assert [(r.symbol, r.funding_rate) for r in rows] == [(PERP, "-0.00003000")]
     assert rows[0].funding_time == history[-1]["timestamp"]

@@ -8,8 +8,9 @@ import sys
 import threading
 
 from arbitrage.sim.exchange import LocalExchange
+from arbitrage.sim.funding import REGIMES
 from arbitrage.sim.replay import iso_ms
-from arbitrage.sim.symbols import SYMBOLS
+from arbitrage.sim.symbols import ALL_SYMBOLS, SYMBOLS
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -20,11 +21,15 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--replay", nargs="+", default=[], metavar="FILE", help="capture file(s) to replay")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--speed", type=float, default=1.0)
-    ap.add_argument("--symbols", nargs="+", choices=sorted(SYMBOLS), default=None)
+    ap.add_argument("--symbols", nargs="+", choices=sorted(SYMBOLS), default=None,
+                    help="symbols to list (default: all of them; only BTC and ETH move every 100 ms)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--rest-port", type=int, default=0)
     ap.add_argument("--ws-port", type=int, default=0)
     ap.add_argument("--funding-interval", type=float, default=8 * 3600, metavar="SEC")
+    ap.add_argument("--funding-regime", choices=REGIMES, default="normal",
+                    help="sign of the funding: normal (mostly positive, flips now and then), "
+                         "positive, negative, flipping (every 3 settlements)")
     ap.add_argument("--weight-limit", type=int, default=6000)
     ap.add_argument("--faults", default=None, metavar="SPEC",
                     help="chaos plan, e.g. drop=0.01,disconnect=20,silence=30:4,http5xx=0.02,"
@@ -51,10 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    ex = LocalExchange(source=args.source, seed=args.seed, speed=args.speed, symbols=args.symbols,
+    symbols = args.symbols or (ALL_SYMBOLS if args.source == "synthetic" else None)
+    ex = LocalExchange(source=args.source, seed=args.seed, speed=args.speed, symbols=symbols,
                        replay_files=args.replay, host=args.host, rest_port=args.rest_port,
                        ws_port=args.ws_port, funding_interval_sec=args.funding_interval,
-                       weight_limit=args.weight_limit, faults=args.faults)
+                       weight_limit=args.weight_limit, faults=args.faults,
+                       funding_regime=args.funding_regime)
     try:
         ex.start()
     except (OSError, ValueError) as exc:

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from arbitrage.models import COINM
 from arbitrage.sim.api_common import (
-    OrderCounter, find_order, wait_before_matching, d8, int_param, listed, lose_the_answer_if_scripted, order_ref, window,
+    OrderCounter, find_order, wait_before_matching, d8, int_param, limit_param, listed,
+    lose_the_answer_if_scripted, order_ref, window,
 )
 from arbitrage.sim.orders import SimOrder, SimTrade, parse_coinm_order
 from arbitrage.sim.rest import ApiError, Reply, Request, Route
@@ -275,7 +276,7 @@ class CoinmApi:
         """Past settlements of one perpetual (reference §6.3): symbol required, startTime /
         endTime inclusive, limit default 100, max 1000; oldest first."""
         spec = self._symbol(req)
-        with self.t.market.lock:
-            rows = [(t, rate) for symbol, t, rate in self.t.coinm.funding_history if symbol == spec.symbol]
-        picked = window(rows, lambda r: r[0], lambda r: r[0], req, 100, 1000)
-        return [{"symbol": spec.symbol, "fundingTime": t, "fundingRate": d8(rate)} for t, rate in picked]
+        limit = limit_param(req, 100, 1000)
+        rows = self.t.market.funding.funding_history(
+            spec.symbol, int_param(req, "startTime"), int_param(req, "endTime"), limit)
+        return [r.wire() for r in rows]

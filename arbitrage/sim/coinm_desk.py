@@ -34,8 +34,6 @@ class CoinmDesk(Desk):
         self.taker_rate = taker_rate
         self._funding_due: dict[str, int] = {}
         self._announced_rate: dict[str, float] = {}
-        # every settlement, position or not: (symbol, funding time, rate), GET /dapi/v1/fundingRate
-        self.funding_history: list[tuple[str, int, Decimal]] = []
 
     # -- prices --------------------------------------------------------------------------------
     def mark(self, symbol: str) -> Decimal:
@@ -142,12 +140,20 @@ class CoinmDesk(Desk):
 
     def settle_funding(self, symbol: str, rate: Decimal | None = None,
                        funding_ms: int | None = None) -> IncomeRow | None:
+        """Book `symbol`'s funding at `rate` (else the mark's current rate) and add the settlement,
+        position or not, to the fundingRate history: at `funding_ms` when scheduled, else now
+        (a test's settle_funding_now; kept after the last row, one settlement per time)."""
         with self.market.lock:
             if rate is None:
                 state = self.market.marks.get(symbol)
                 rate = Decimal(f"{state.funding_rate:.8f}") if state else Decimal(0)
-            self.funding_history.append((symbol, wall_ms() if funding_ms is None else funding_ms, rate))
-            row = self.account.settle_funding(self.spec(symbol), self.mark(symbol), rate, wall_ms())
+            mark = self.mark(symbol)
+            row = self.account.settle_funding(self.spec(symbol), mark, rate, wall_ms())
+            history = self.market.funding
+            when = funding_ms if funding_ms is not None else max(wall_ms(), history.last_time(symbol) + 1)
+            # the history row uses the income row's rate and mark: the endpoint agrees with what
+            # the account was paid
+            history.add(symbol, when, rate, mark)
             if row is not None:
                 log.info("[FUNDING] %s rate %s: %s %s", symbol, rate, row.income, row.asset)
             return row

@@ -46,19 +46,24 @@ class LocalExchange:
                  coinm_balances: dict[str, Decimal] | None = None,
                  spot_rates: tuple[Decimal, Decimal] = DEFAULT_SPOT_RATES,
                  coinm_rates: tuple[Decimal, Decimal] = DEFAULT_COINM_RATES,
-                 leverage: int = DEFAULT_LEVERAGE, faults: str | FaultPlan | None = None) -> None:
+                 leverage: int = DEFAULT_LEVERAGE, faults: str | FaultPlan | None = None,
+                 funding_regime: str = "normal") -> None:
         """`faults`: a chaos plan (spec string, see `arbitrage.sim.chaos`) applied while running;
         a bad spec raises ValueError here, before anything starts.
         `spot_balances` default {"USDT": 100000, "BTC": 1, "ETH": 30}, `coinm_balances`
         {"BTC": 1, "ETH": 30};
-        rates are (maker, taker): spot 0.001/0.001, COIN-M 0.0002/0.0005."""
+        rates are (maker, taker): spot 0.001/0.001, COIN-M 0.0002/0.0005.
+        `symbols` default: CORE_SYMBOLS (BTC and ETH); `ALL_SYMBOLS` lists every coin.
+        `funding_regime`: normal | positive | negative | flipping (arbitrage/sim/funding.py);
+        a wrong name raises ValueError here."""
         if source not in ("synthetic", "replay"):
             raise ValueError(f"source must be 'synthetic' or 'replay', not {source!r}")
         self.source_name = source
         self.specs = resolve(list(symbols) if symbols is not None else None)
         if source == "synthetic":
             self.source: SyntheticSource | ReplaySource = SyntheticSource(
-                self.specs, seed=seed, speed=speed, funding_interval_sec=funding_interval_sec)
+                self.specs, seed=seed, speed=speed, funding_interval_sec=funding_interval_sec,
+                funding_regime=funding_regime)
         else:
             self.source = ReplaySource(replay_files, speed=speed, symbols=symbols,
                                        funding_interval_sec=funding_interval_sec)

@@ -15,6 +15,7 @@ from collections import Counter, deque
 from typing import Callable
 
 from arbitrage.sim.book import Changes, SimBook
+from arbitrage.sim.funding import FundingHistory
 from arbitrage.sim.marks import MarkState, mark_update
 from arbitrage.sim.wire_faults import FaultCounts
 
@@ -38,6 +39,7 @@ class Market:
         self.lock = threading.RLock()
         self.books: dict[str, SimBook] = {}
         self.marks: dict[str, MarkState] = {}
+        self.funding = FundingHistory()      # every settlement: the fundingRate endpoint's rows
         self.clock_ms: Callable[[], int] = wall_ms   # replay swaps in the recording's clock
         self._listeners: list[Listener] = []
         self._recent: dict[str, deque[int]] = {}

@@ -89,17 +89,61 @@ _ALL = [
               max_algo_orders=20, price_precision=2, onboard_ms=1597734000000),
 ]
 
-SYMBOLS: dict[str, SimSymbol] = {s.symbol: s for s in _ALL}
+
+def _spot(symbol: str, base: str, tick: str, step: str, market_max: str, price: float) -> SimSymbol:
+    return SimSymbol(symbol, SPOT, base, "USDT", Decimal(tick), Decimal(tick), Decimal("1000000"),
+                     Decimal(step), Decimal(step), Decimal("9000000"), Decimal(market_max),
+                     start_price=price)
+
+
+def _perp(base: str, tick: str, min_price: str, max_price: str, price: float) -> SimSymbol:
+    tick_d = Decimal(tick)
+    return SimSymbol(f"{base}USD_PERP", COINM, base, "USD", tick_d, Decimal(min_price), Decimal(max_price),
+                     Decimal("1"), Decimal("1"), Decimal("1000000"), Decimal("500000"),
+                     start_price=price, contract_size=10, pair=f"{base}USD", market_min_qty=Decimal("1"),
+                     max_algo_orders=20, price_precision=max(0, -tick_d.as_tuple().exponent))
+
+
+# The other COIN-M perpetuals with a USDT spot market, for the funding ranking (`python -m app.rank`).
+# Only BTCUSDT/ETHUSDT/BTCUSD_PERP/ETHUSD_PERP above come from captured entries (binance-reference §3).
+# For these, binance-reference.md has no capture and none was found in the searchable corpus: the
+# tickSize/stepSize below are Binance's values as remembered from its public exchangeInfo (UNCONFIRMED,
+# re-read live before trading); contractSize 10 USD is Binance's documented size for every COIN-M
+# perpetual but BTC's; min/max price and the lot/market maxima reuse ETH's captured shape (UNCONFIRMED).
+# Start prices are round, plausible levels, not quotes.
+_EXTRA = [
+    #      symbol      base   tickSize     stepSize  MARKET maxQty  start
+    _spot("BNBUSDT", "BNB", "0.01", "0.001", "2000", 580.0),
+    _spot("SOLUSDT", "SOL", "0.01", "0.001", "20000", 150.0),
+    _spot("XRPUSDT", "XRP", "0.0001", "0.1", "2000000", 0.60),
+    _spot("ADAUSDT", "ADA", "0.0001", "0.1", "2000000", 0.45),
+    _spot("DOGEUSDT", "DOGE", "0.00001", "1", "20000000", 0.12),
+    _spot("LINKUSDT", "LINK", "0.01", "0.01", "50000", 14.0),
+    #     base    tickSize     minPrice    maxPrice   start
+    _perp("BNB", "0.001", "0.100", "100000", 580.0),
+    _perp("SOL", "0.01", "0.40", "10000", 150.0),
+    _perp("XRP", "0.0001", "0.0100", "100", 0.60),
+    _perp("ADA", "0.00001", "0.00100", "100", 0.45),
+    _perp("DOGE", "0.000001", "0.000200", "30", 0.12),
+    _perp("LINK", "0.001", "0.100", "2000", 14.0),
+]
+
+SYMBOLS: dict[str, SimSymbol] = {s.symbol: s for s in _ALL + _EXTRA}
+
+# What a LocalExchange lists unless told otherwise: the bot's historical pairs (tests and the demo
+# rely on exactly these); `ALL_SYMBOLS` lists every pair above (the funding ranking needs them).
+CORE_SYMBOLS: tuple[str, ...] = tuple(s.symbol for s in _ALL)
+ALL_SYMBOLS: tuple[str, ...] = tuple(SYMBOLS)
 
 # Which spot symbol a perpetual is hedged against (the index of its mark).
-SPOT_OF: dict[str, str] = {"BTCUSD_PERP": "BTCUSDT", "ETHUSD_PERP": "ETHUSDT"}
+SPOT_OF: dict[str, str] = {s.symbol: f"{s.base_asset}USDT" for s in SYMBOLS.values() if not s.is_spot}
 
 
 def resolve(symbols: list[str] | tuple[str, ...] | None) -> dict[str, SimSymbol]:
     """The listed subset, in the canonical order; unknown names are a programming error."""
     if symbols is None:
-        return dict(SYMBOLS)
+        symbols = CORE_SYMBOLS
     unknown = [s for s in symbols if s not in SYMBOLS]
     if unknown:
         raise ValueError(f"unknown symbol(s) {unknown}; the local exchange lists {list(SYMBOLS)}")
-    return {s.symbol: s for s in _ALL if s.symbol in symbols}
+    return {s.symbol: s for s in SYMBOLS.values() if s.symbol in symbols}

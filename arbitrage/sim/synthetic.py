@@ -1,8 +1,12 @@
 """A seeded synthetic market: spot random walk, mean-reverting basis with jumps, layered books.
 
 The basis is tuned for a one-minute demo: |spread| crosses the 6 bps entry several times a minute
-and falls back under the 2 bps exit. Everything random comes from one `random.Random(seed)` drawn
-in a fixed order per tick, so the price path depends on the seed only (timestamps are wall clock).
+and falls back under the 2 bps exit. It reverts to a slow premium (arbitrage/sim/funding.py) that
+also sets the perpetual's funding rate, so a coin whose perp trades rich pays positive funding.
+Symbols outside CORE_SYMBOLS (the ranking's extra coins) move their books only every COLD_EVERY
+ticks, so listing them costs little; their prices and funding move every tick. Everything random comes from one `random.Random(seed)` drawn
+in a fixed order per tick, so the price path depends on the seed only (timestamps are wall clock);
+each coin's funding premium has its own generator derived from the seed.
 """
 from __future__ import annotations
 
@@ -15,13 +19,15 @@ from dataclasses import dataclass
 
 from arbitrage.sim.book import Changes, SimBook
 from arbitrage.sim.market import TICKER, Market
-from arbitrage.sim.marks import MarkState, funding_rate, next_funding_ms
-from arbitrage.sim.symbols import SimSymbol
+from arbitrage.sim.funding import PremiumProcess, new_process, prefill
+from arbitrage.sim.marks import MarkState, next_funding_ms
+from arbitrage.sim.symbols import CORE_SYMBOLS, SimSymbol
 
 log = logging.getLogger("arbitrage.sim.synthetic")
 
 TICK_SEC = 0.1           # one diff per symbol per 100 ms of model time
 MARK_EVERY = 10          # ticks between markPrice updates (1 s)
+COLD_EVERY = 20          # ticks between book updates of a symbol outside CORE_SYMBOLS (2 s)
 
 
 @dataclass
@@ -45,29 +51,43 @@ class ModelParams:
 class _Pair:
     """One base coin: the hidden fair spot price and the perp's basis to it."""
     spot_mid: float
+    premium: PremiumProcess
     basis_bps: float = 0.0
-    premium_ema: float = 0.0         # smoothed basis (fraction): the funding premium
 
 
 class SyntheticSource:
     name = "synthetic"
 
     def __init__(self, symbols: dict[str, SimSymbol], seed: int = 7, speed: float = 1.0,
-                 funding_interval_sec: float = 8 * 3600, params: ModelParams | None = None) -> None:
+                 funding_interval_sec: float = 8 * 3600, params: ModelParams | None = None,
+                 funding_regime: str = "normal") -> None:
         self.specs = symbols
         self.speed = max(speed, 1e-3)
         self.funding_interval_sec = funding_interval_sec
+        self.interval_ms = max(1, int(funding_interval_sec * 1000))
         self.p = params or ModelParams()
         self.rng = random.Random(seed)
         self.ticks = 0
         bases = sorted({s.base_asset for s in symbols.values()})
         start = {s.base_asset: s.start_price for s in symbols.values()}
-        self.pairs = {b: _Pair(spot_mid=start[b]) for b in bases}
+        self.pairs = {b: _Pair(spot_mid=start[b], premium=new_process(funding_regime, seed, b))
+                      for b in bases}
+        self.cold = {s for s in symbols if s not in CORE_SYMBOLS}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def prepare(self, market: Market) -> None:
         """Initial books (already layered) and marks, before any client can connect."""
         now = market.clock_ms()
+        vol = self.p.spot_vol_bps * math.sqrt(self.funding_interval_sec) / 1e4
+        for base, pair in self.pairs.items():
+            perps = [s for s in self._perps() if s.base_asset == base]
+            if perps:
+                for spec in perps:
+                    prefill(pair.premium, market.funding, spec.symbol, now, self.interval_ms,
+                            pair.spot_mid, vol)
+            else:
+                pair.premium.start(now // self.interval_ms)
+            pair.basis_bps = pair.premium.bps
         for sym, spec in self.specs.items():
             book = SimBook(spec, last_update_id=self.rng.randint(10**9, 5 * 10**9))
             bids, asks = self._evolve(book, self._fair_mid(spec))
@@ -96,15 +116,17 @@ class SyntheticSource:
     def tick(self, market: Market, now_ms: int) -> None:
         p, rng, dt = self.p, self.rng, TICK_SEC
         self.ticks += 1
+        settlement = now_ms // self.interval_ms
         for pair in self.pairs.values():
+            level = pair.premium.step(dt / self.funding_interval_sec, settlement)
             pair.spot_mid *= math.exp(rng.gauss(0.0, p.spot_vol_bps * math.sqrt(dt)) / 1e4)
-            pair.basis_bps += -p.basis_theta * pair.basis_bps * dt
+            pair.basis_bps += -p.basis_theta * (pair.basis_bps - level) * dt
             pair.basis_bps += rng.gauss(0.0, p.basis_sigma_bps * math.sqrt(dt))
             if rng.random() < p.jump_rate * dt:
                 pair.basis_bps += rng.choice((-1.0, 1.0)) * rng.uniform(*p.jump_bps)
-            alpha = dt / 60.0
-            pair.premium_ema += alpha * (pair.basis_bps / 1e4 - pair.premium_ema)
         for sym, spec in self.specs.items():
+            if sym in self.cold and self.ticks % COLD_EVERY:
+                continue
             with market.lock:
                 book = market.books[sym]
                 before = book.best()
@@ -123,6 +145,10 @@ class SyntheticSource:
         """The model's basis, for tests: what |mark − spot| / spot is built around."""
         return self.pairs[base].basis_bps
 
+    def premium_bps(self, base: str) -> float:
+        """The slow premium the basis reverts to and the funding rate follows."""
+        return self.pairs[base].premium.bps
+
     # -- helpers -----------------------------------------------------------------------------
     def _perps(self) -> list[SimSymbol]:
         return [s for s in self.specs.values() if not s.is_spot]
@@ -135,7 +161,7 @@ class SyntheticSource:
         pair = self.pairs[spec.base_asset]
         mark = self._fair_mid(spec) * (1 + self.rng.gauss(0.0, self.p.mark_noise_bps) / 1e4)
         index = pair.spot_mid      # the model's fair spot, listed or not
-        return MarkState(spec.symbol, spec.pair, mark, index, funding_rate(pair.premium_ema),
+        return MarkState(spec.symbol, spec.pair, mark, index, pair.premium.rate(),
                          next_funding_ms(now_ms, self.funding_interval_sec), now_ms)
 
     def _evolve(self, book: SimBook, mid: float) -> tuple[Changes, Changes]:
