@@ -79,6 +79,15 @@ class MarkPrice:
     recv_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class FundingSettlement:
+    """One row of COIN-M `fundingRate` history: a past settlement of `rate` at `time_ms`."""
+    symbol: str
+    time_ms: int
+    rate: Decimal
+    mark: Decimal | None          # markPrice; None when the row has none (older captures)
+
+
 @dataclass(slots=True)
 class BookTicker:
     """Best bid/ask as the exchange itself reports it (used to check our books)."""

@@ -217,3 +217,48 @@ def test_stream_names_and_the_reference_combined_url() -> None:
     assert streams == ["btcusd_perp@depth@100ms", "btcusd_perp@markPrice@1s"]
     assert CoinmClient.stream_url("wss://dstream.binance.com", streams) == (
         "wss://dstream.binance.com/stream?streams=btcusd_perp@depth@100ms/btcusd_perp@markPrice@1s")
+
+
+# --- the ranking's market-wide reads --------------------------------------------------------
+
+def test_perpetual_rules_lists_every_perpetual_and_skips_quarterlies(rsps, coinm) -> None:
+    halted = dict(PERP, symbol="ETHUSD_PERP", pair="ETHUSD", contractStatus="PENDING_TRADING",
+                  baseAsset="ETH", marginAsset="ETH", contractSize=10)
+    rsps.add("GET", f"{BASE}/dapi/v1/exchangeInfo",
+             json=dict(EXCHANGE_INFO, symbols=[QUARTERLY, PERP, halted]))
+    rules = coinm.perpetual_rules()
+    assert [(r.symbol, r.status, r.contract_size) for r in rules] == [
+        ("BTCUSD_PERP", "TRADING", Decimal("100")), ("ETHUSD_PERP", "PENDING_TRADING", Decimal("10"))]
+
+
+def test_premium_index_all_reads_every_row(rsps, coinm) -> None:
+    rsps.add("GET", f"{BASE}/dapi/v1/premiumIndex", json=PREMIUM_INDEX)
+    rows = coinm.premium_index_all()
+    assert sent_params(rsps) == {}
+    assert [(r.symbol, r.funding_rate, r.next_funding_ms) for r in rows] == [
+        ("BTCUSD_PERP", 0.00071003, 1596096000000), ("BTCUSD_200925", None, 0)]
+
+
+# binance-reference §6.3 (CM-DUMP example rows), plus the markPrice field current responses carry
+FUNDING_RATE = [
+    {"symbol": "BTCUSD_PERP", "fundingTime": 1596038400000, "fundingRate": "-0.00300000"},
+    {"symbol": "BTCUSD_PERP", "fundingTime": 1596067200000, "fundingRate": "-0.00300000",
+     "markPrice": "11012.80409769"},
+]
+
+
+def test_funding_history_rows_and_params(rsps, coinm) -> None:
+    rsps.add("GET", f"{BASE}/dapi/v1/fundingRate", json=FUNDING_RATE)
+    rows = coinm.funding_history("BTCUSD_PERP", start_ms=1596000000000)
+    assert sent_params(rsps) == {"symbol": "BTCUSD_PERP", "startTime": "1596000000000", "limit": "1000"}
+    assert [(r.time_ms, r.rate, r.mark) for r in rows] == [
+        (1596038400000, Decimal("-0.003"), None),
+        (1596067200000, Decimal("-0.003"), Decimal("11012.80409769"))]
+    assert str(rows[0].rate) == "-0.00300000"           # exact, from the string
+
+
+def test_funding_history_unknown_symbol(rsps, coinm) -> None:
+    rsps.add("GET", f"{BASE}/dapi/v1/fundingRate", status=400,
+             json={"code": -1121, "msg": "Invalid symbol."})
+    with pytest.raises(UnknownSymbol):
+        coinm.funding_history("NOPE_PERP")

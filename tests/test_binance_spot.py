@@ -170,3 +170,13 @@ def test_stream_names_and_combined_url() -> None:
     url = SpotClient.stream_url("wss://stream.binance.com:9443/", ["btcusdt@depth@100ms",
                                                                    "btcusdt@bookTicker"])
     assert url == "wss://stream.binance.com:9443/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker"
+
+
+def test_all_rules_reads_every_symbol_with_its_status(rsps, spot: SpotClient) -> None:
+    rsps.add("GET", f"{BASE}/api/v3/exchangeInfo",
+             json=exchange_info(BTCUSDT, dict(BTCUSDT, symbol="ETHUSDT", baseAsset="ETH", status="BREAK")))
+    rules = spot.all_rules()
+    assert sent_params(rsps) == {}
+    assert [(r.symbol, r.base_asset, r.status) for r in rules] == [
+        ("BTCUSDT", "BTC", "TRADING"), ("ETHUSDT", "ETH", "BREAK")]
+    assert rules[0].tick_size == Decimal("0.01")

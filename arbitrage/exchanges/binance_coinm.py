@@ -21,7 +21,7 @@ from arbitrage.exchanges.binance_rest import (
 from arbitrage.exchanges.errors import UnknownSymbol
 from arbitrage.exchanges.orders_wire import parse_coinm_order, parse_coinm_trade, rows
 from arbitrage.models import (
-    COINM, CoinmAccount, Fill, Income, MarkPrice, Position, SymbolRules,
+    COINM, CoinmAccount, Fill, FundingSettlement, Income, MarkPrice, Position, SymbolRules,
 )
 
 # userTrades defaults to 50 rows: an order with more fills would silently lose some
@@ -50,6 +50,30 @@ class CoinmClient(BinanceRestClient):
             if row is None:
                 raise UnknownSymbol(f"{symbol} not in premiumIndex", method="GET", path=path)
             return parse_premium_row(row, recv_ns)
+
+    def perpetual_rules(self) -> list[SymbolRules]:
+        """Every perpetual in exchangeInfo (contractType PERPETUAL), whatever its status."""
+        path = "/dapi/v1/exchangeInfo"
+        data = self.http.request("GET", path)
+        with parsing("GET", path, data):
+            return [parse_coinm_rules(e) for e in data["symbols"] if e["contractType"] == "PERPETUAL"]
+
+    def premium_index_all(self) -> list[MarkPrice]:
+        """premiumIndex of every symbol (delivery contracts have funding_rate None)."""
+        path = "/dapi/v1/premiumIndex"
+        data = self.http.request("GET", path)
+        recv_ns = self._now_ns()
+        with parsing("GET", path, data):
+            return [parse_premium_row(row, recv_ns) for row in data]
+
+    def funding_history(self, symbol: str, start_ms: int | None = None, end_ms: int | None = None,
+                        limit: int = 1000) -> list[FundingSettlement]:
+        """Past funding settlements of `symbol`, oldest first (reference §6.3; limit ≤ 1000)."""
+        path = "/dapi/v1/fundingRate"
+        params = {"symbol": symbol, "startTime": start_ms, "endTime": end_ms, "limit": limit}
+        data = get_for_symbol(self.http, path, params)
+        with parsing("GET", path, data):
+            return [parse_funding_row(row) for row in data]
 
     @staticmethod
     def mark_stream(symbol: str) -> str:
@@ -133,3 +157,9 @@ def parse_premium_row(row: dict[str, Any], recv_ns: int) -> MarkPrice:
         funding_rate=_optional_float(row["lastFundingRate"]),   # "" on delivery contracts
         next_funding_ms=int(row["nextFundingTime"]), event_ms=int(row["time"]),
         recv_ns=recv_ns)
+
+
+def parse_funding_row(row: dict[str, Any]) -> FundingSettlement:
+    mark = row.get("markPrice")
+    return FundingSettlement(symbol=row["symbol"], time_ms=int(row["fundingTime"]),
+                             rate=dec(row["fundingRate"]), mark=dec(mark) if mark else None)

@@ -27,6 +27,13 @@ class SpotClient(BinanceRestClient):
         data = get_for_symbol(self.http, path, {"symbol": symbol})
         return self._rules_from(path, data, symbol, parse_spot_rules)
 
+    def all_rules(self) -> list[SymbolRules]:
+        """Every symbol in exchangeInfo (weight 20), whatever its status."""
+        path = "/api/v3/exchangeInfo"
+        data = self.http.request("GET", path)
+        with parsing("GET", path, data):
+            return [parse_spot_rules(e) for e in data["symbols"]]
+
     def account(self) -> SpotAccount:
         path = "/api/v3/account"
         data = call(self.http, "GET", path, signed=True)
