@@ -1,0 +1,1 @@
+"""Funding carry: holding spot against the perpetual to collect funding."""
