@@ -7,8 +7,10 @@ is Binance's F = P + clamp(0.01 % − P, ±0.05 %) (marks.funding_rate): flat 0.
 within [−4, +6] bps, above when P > 6 bps, negative only when P < −5 bps.
 
 Regimes (the sign they promise is guaranteed by clipping P, not left to chance):
-  normal    mean +1.5 bps (+ a per-coin offset), std 4 bps: mostly the flat 0.01 %, sometimes more,
-            now and then negative
+  normal    mean +0.5 bps (+ a per-coin offset up to +1.5), std 1.5 bps, plus episodes (about one in 12
+            intervals) that push P by 8-15 bps, up more often than down, and decay with the rest:
+            mostly the flat 0.01 %, sometimes more, now and then negative. Kept small on purpose:
+            the basis the demo bot trades sits around P.
   positive  mean +6 bps, never below −3 bps: every settlement ≥ 0.01 %
   negative  mean −9 bps, never above −6 bps: every settlement ≤ −0.01 %
   flipping  ±8 bps, the sign changing every 3 settlements (clipped as positive/negative)
@@ -29,6 +31,9 @@ HISTORY_SETTLEMENTS = 90        # 30 days of 8-hourly settlements before the exc
 FLIP_EVERY = 3                  # settlements per sign in the flipping regime
 _THETA = 0.5                    # mean reversion per funding interval
 _POSITIVE_FLOOR, _NEGATIVE_CEILING = -3.0, -6.0
+_EPISODES_PER_INTERVAL = 0.08
+_EPISODE_BPS = (8.0, 15.0)
+_EPISODE_UP = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +102,10 @@ class PremiumProcess:
             if (settlement_index // FLIP_EVERY) % 2 == 0:
                 return 8.0, _POSITIVE_FLOOR, math.inf
             return -8.0, -math.inf, _NEGATIVE_CEILING
-        return 1.5 + self.offset_bps, -math.inf, math.inf
+        return 0.5 + self.offset_bps, -math.inf, math.inf
 
     def std(self) -> float:
-        return 4.0 if self.regime == "normal" else 2.0
+        return 1.5 if self.regime == "normal" else 2.0
 
     def start(self, settlement_index: int) -> None:
         mean, low, high = self.mean_and_clip(settlement_index)
@@ -112,6 +117,9 @@ class PremiumProcess:
         decay = math.exp(-_THETA * intervals)
         noise = self.std() * math.sqrt(max(0.0, 1.0 - decay * decay))
         self.bps = min(max(mean + (self.bps - mean) * decay + self.rng.gauss(0.0, noise), low), high)
+        if self.regime == "normal" and self.rng.random() < 1.0 - math.exp(-_EPISODES_PER_INTERVAL * intervals):
+            up = self.rng.random() < _EPISODE_UP
+            self.bps += (1.0 if up else -1.0) * self.rng.uniform(*_EPISODE_BPS)
         return self.bps
 
     def rate(self) -> float:
@@ -123,7 +131,7 @@ def new_process(regime: str, seed: int, base: str) -> PremiumProcess:
     if regime not in REGIMES:
         raise ValueError(f"funding regime must be one of {', '.join(REGIMES)}, not {regime!r}")
     rng = random.Random(f"funding:{seed}:{base}")
-    return PremiumProcess(regime, rng, offset_bps=rng.uniform(-2.0, 4.0))
+    return PremiumProcess(regime, rng, offset_bps=rng.uniform(-0.5, 1.5))
 
 
 def prefill(process: PremiumProcess, history: FundingHistory, symbol: str, now_ms: int,
