@@ -11,7 +11,7 @@ from arbitrage.sim import LocalExchange
 from arbitrage.sim.funding import FLIP_EVERY, HISTORY_SETTLEMENTS, FundingHistory
 from arbitrage.sim.market import Market
 from arbitrage.sim.symbols import ALL_SYMBOLS, resolve
-from arbitrage.sim.synthetic import SyntheticSource
+from arbitrage.sim.synthetic import COLD_EVERY, SyntheticSource
 from tests.conftest import wait_for
 from tests.test_sim_support import read, ws_connect
 from tests.test_sim_trading_client import Client
@@ -130,3 +130,30 @@ def test_endpoint_income_rows_and_premium_index_agree():
         window = requests.get(base + "fundingRate", params={
             "symbol": "BTCUSD_PERP", "startTime": history[1]["fundingTime"], "limit": 2}).json()
         assert window == history[1:3]
+
+
+def test_extra_coins_move_slowly_until_streamed():
+    market = Market()
+    source = SyntheticSource(resolve(["BTCUSDT", "SOLUSDT"]), seed=2)
+    market.clock_ms = lambda: START_MS
+    source.prepare(market)
+    ids = lambda: (market.books["BTCUSDT"].last_update_id, market.books["SOLUSDT"].last_update_id)  # noqa: E731
+    before = ids()
+    for i in range(COLD_EVERY - 1):
+        source.tick(market, START_MS + 100 * (i + 1))
+    btc, sol = ids()
+    assert btc > before[0] and sol == before[1]          # the extra coin waits for its turn
+    source.tick(market, START_MS + 100 * COLD_EVERY)
+    assert ids()[1] > sol
+    source.warm("SOLUSDT")
+    sol = ids()[1]
+    source.tick(market, START_MS + 100 * (COLD_EVERY + 1))
+    assert ids()[1] > sol                                # streamed: every tick
+
+
+def test_a_stream_subscription_warms_its_symbol():
+    with LocalExchange(seed=2, speed=4.0, symbols=ALL_SYMBOLS) as ex:
+        assert "SOLUSDT" in ex.source.cold and "BTCUSDT" not in ex.source.cold
+        with ws_connect(ex.ws_url + "/ws/solusdt@depth@100ms") as ws:
+            read(ws, count=1)
+        assert "SOLUSDT" not in ex.source.cold and "XRPUSDT" in ex.source.cold

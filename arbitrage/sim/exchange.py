@@ -107,6 +107,8 @@ class LocalExchange:
             self._hub = StreamHub(self.host, self._ws_port, ping_interval=self.ws_ping_interval,
                                   faults=self.stream_faults)
             self.market.add_listener(self._hub.on_event)
+            if isinstance(self.source, SyntheticSource):
+                self._hub.on_subscribe = self.source.warm
             self._hub.start()
             api = MarketApi(self.market, SYMBOLS, self.weight_limit, self.info, clock_ms=self.clock.now_ms,
                             tape=self.tape)

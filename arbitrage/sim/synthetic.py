@@ -4,7 +4,8 @@ The basis is tuned for a one-minute demo: |spread| crosses the 6 bps entry sever
 and falls back under the 2 bps exit. It reverts to a slow premium (arbitrage/sim/funding.py) that
 also sets the perpetual's funding rate, so a coin whose perp trades rich pays positive funding.
 Symbols outside CORE_SYMBOLS (the ranking's extra coins) move their books only every COLD_EVERY
-ticks, so listing them costs little; their prices and funding move every tick. Everything random comes from one `random.Random(seed)` drawn
+ticks until a client subscribes to one of their streams (`warm`), so listing them costs little;
+their prices and funding move every tick. Everything random comes from one `random.Random(seed)` drawn
 in a fixed order per tick, so the price path depends on the seed only (timestamps are wall clock);
 each coin's funding premium has its own generator derived from the seed.
 """
@@ -144,6 +145,10 @@ class SyntheticSource:
     def spread_bps(self, base: str) -> float:
         """The model's basis, for tests: what |mark − spot| / spot is built around."""
         return self.pairs[base].basis_bps
+
+    def warm(self, symbol: str) -> None:
+        """Move `symbol`'s book every tick from now on (someone streams it)."""
+        self.cold.discard(symbol)
 
     def premium_bps(self, base: str) -> float:
         """The slow premium the basis reverts to and the funding rate follows."""

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
@@ -57,6 +57,8 @@ class StreamHub:
         self._closing: set[asyncio.Task] = set()     # strong refs: the loop only keeps weak ones
         self.connections_total = 0
         self.messages_sent = 0
+        # told the upper-case symbol of every stream subscribed to (the market warms its book)
+        self.on_subscribe: Callable[[str], None] = lambda symbol: None
 
     @property
     def url(self) -> str:
@@ -167,6 +169,7 @@ class StreamHub:
             if name not in client.streams:
                 client.streams.append(name)
                 self._subs.setdefault(name, set()).add(client)
+                self.on_subscribe(name.split("@")[0].upper())
 
     def _unsubscribe(self, client: _Client, names: list[str]) -> None:
         for name in names:
