@@ -373,3 +373,23 @@ def test_venue_urls():
     for venue in ("sim", "paper"):
         with pytest.raises(ValueError):
             urls_for(venue)
+
+
+def test_sim_funding_settings_reach_the_in_process_exchange():
+    import threading
+
+    from app.main import _open_venue
+
+    assert (load().sim_funding_interval, load().sim_funding_regime) == (28800.0, "normal")
+    assert problems(["--sim-funding-interval", "0"]) == [
+        "SIM_FUNDING_INTERVAL: '0' is zero (expected a number of seconds > 0, e.g. 28800) "
+        "[from --sim-funding-interval]"]
+    s = load(env={"SIM_FUNDING_INTERVAL": "2", "SIM_FUNDING_REGIME": "negative"})
+    _, _, sim = _open_venue(s, threading.Event(), None)
+    try:
+        assert sim.source.funding_interval_sec == 2.0
+        assert all(p.premium.regime == "negative" for p in sim.source.pairs.values())
+        mark = sim.market.marks["BTCUSD_PERP"]
+        assert mark.funding_rate < 0 and mark.next_funding_ms % 2000 == 0
+    finally:
+        sim.stop()
