@@ -318,9 +318,13 @@ def _open_venue(settings: Settings, stop: threading.Event, give_up_at: float | N
                 (info["api_key"], info["api_secret"]), None)
     from arbitrage.sim import LocalExchange
     from arbitrage.sim.replay import ReplayError
+    from arbitrage.sim.symbols import ALL_SYMBOLS
 
+    # every coin is listed, so PAIR=SOL trades on the local exchange too (an unstreamed coin's
+    # book moves every 2 s: listing costs little)
+    symbols = ALL_SYMBOLS if settings.sim_source == "synthetic" else None
     try:
-        sim = LocalExchange(source=settings.sim_source, seed=settings.sim_seed,
+        sim = LocalExchange(source=settings.sim_source, seed=settings.sim_seed, symbols=symbols,
                             speed=float(settings.sim_speed), replay_files=settings.replay_files,
                             funding_interval_sec=float(settings.sim_funding_interval),
                             funding_regime=settings.sim_funding_regime,
