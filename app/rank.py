@@ -3,8 +3,10 @@ spot/perp funding carry (definitions: arbitrage/carry/ranking.py).
 
 Venue settings are the bot's (VENUE, SIM_URL, SIM_SEED, SIM_FUNDING_REGIME, SIM_FUNDING_INTERVAL,
 the four API keys; flags or environment or .env): without keys the local exchange is started in
-this process with every listed coin; SIM_URL ranks a running one (`python -m arbitrage.sim`).
-Fees are the account's own (the demo keys on the local exchange, the configured keys elsewhere).
+this process with every listed coin; SIM_URL ranks a running one (`python -m arbitrage.sim`);
+testnet/live need no keys (market data) nor CONFIRM_LIVE (nothing is traded). Fees are the
+account's own (the demo keys on the local exchange, the configured keys elsewhere), else
+Binance's standard taker rates.
 
 Exit codes: 0 ok, 1 the venue could not be read, 2 bad settings.
 """
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = _args(argv)
     problems = _check(args)
     try:
-        settings = load_settings(rest, os.environ)
+        settings = load_settings(rest, os.environ, trading=False)     # reads, never trades
     except SettingsError as exc:
         problems += exc.problems
         settings = None

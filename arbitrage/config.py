@@ -354,8 +354,9 @@ def _mask(secret: str) -> str:
 
 
 def load_settings(argv: list[str], environ: Mapping[str, str],
-                  dotenv_path: str | None = ".env") -> Settings:
-    """Parse and validate; raises SettingsError listing every problem.
+                  dotenv_path: str | None = ".env", trading: bool = True) -> Settings:
+    """Parse and validate; raises SettingsError listing every problem. `trading=False` (a
+    read-only tool such as app.rank) lets testnet/live run without keys or CONFIRM_LIVE.
 
     `--help` and unknown or malformed flags exit through argparse (SystemExit 0 / 2)."""
     cli = _parse_cli(argv)
@@ -380,8 +381,9 @@ def load_settings(argv: list[str], environ: Mapping[str, str],
                 continue
         sources[spec.name] = source
     _derive(values, sources)
-    problems += _cross_check(values)
-    problems += path_problems(values.get("state_path"), values.get("trades_log"))
+    problems += _cross_check(values, trading)
+    if trading:         # a read-only tool writes neither the state file nor the ledger
+        problems += path_problems(values.get("state_path"), values.get("trades_log"))
     if problems:
         raise SettingsError(problems)
     return Settings(**values, print_config=bool(cli.get("print_config")),
@@ -431,7 +433,7 @@ def base_cap_name(settings: Any) -> str:
             else "MAX_Q_BASE_FRONTIER")
 
 
-def _cross_check(v: dict[str, Any]) -> list[str]:
+def _cross_check(v: dict[str, Any], trading: bool = True) -> list[str]:
     """Rules between settings; a setting that failed to parse is absent and its rules are skipped."""
     problems: list[str] = []
 
@@ -464,13 +466,13 @@ def _cross_check(v: dict[str, Any]) -> list[str]:
             problems.append(f"{missing.upper()}: not set while {present.upper()} is "
                             "(expected both or neither)")
     venue = v.get("venue")
-    if venue in ("testnet", "live"):
+    if venue in ("testnet", "live") and trading:
         missing = [n.upper() for n in KEY_NAMES if v.get(n) == ""]
         if missing:
             problems.append(f"VENUE: {venue!r} needs API keys but {', '.join(missing)} "
                             f"{'is' if len(missing) == 1 else 'are'} not set "
                             "(expected all four keys in the environment or .env, or VENUE=sim)")
-    if venue == "live" and v.get("confirm_live") is False:
+    if venue == "live" and v.get("confirm_live") is False and trading:
         problems.append("VENUE: 'live' trades real money and is not confirmed "
                         "(expected --confirm-live or CONFIRM_LIVE=true together with --venue live)")
     if v.get("sim_source") == "replay" and v.get("sim_replay") is not None:

@@ -11,6 +11,7 @@ from app.rank import main
 from arbitrage.carry.ranking import WINDOW_MS
 from arbitrage.sim import LocalExchange
 from arbitrage.sim.symbols import ALL_SYMBOLS
+from arbitrage.venues import VenueUrls
 
 KEYS = ("SPOT_KEY", "SPOT_SECRET", "DAPI_KEY", "DAPI_SECRET", "VENUE", "SIM_URL")
 
@@ -55,3 +56,16 @@ def test_rank_of_a_running_exchange_matches_its_funding_store(capsys, monkeypatc
             assert r["side"] == "sell spot / buy perp"
             assert D(0) <= D(r["depth_usd"]) <= D(5000)
     assert main(["--hold-days", "0"]) == 2
+
+
+def test_rank_on_a_remote_venue_needs_no_keys(monkeypatch, tmp_path, capsys):
+    """Read-only: testnet/live without keys are not a settings problem (standard fees are used);
+    an unreachable venue is exit 1 with one line, no traceback."""
+    monkeypatch.chdir(tmp_path)
+    for key in KEYS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr("app.rank.urls_for", lambda venue: VenueUrls(
+        "http://127.0.0.1:9", "ws://127.0.0.1:9", "http://127.0.0.1:9", "ws://127.0.0.1:9"))
+    assert main(["--venue", "live", "--http-timeout", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read live" in err and "Traceback" not in err
