@@ -18,9 +18,7 @@ The SDKs take `base_path` = the local exchange, `retries=0` (an order must never
 """
 from __future__ import annotations
 
-import logging
 import re
-import socket
 from decimal import Decimal
 
 import pytest
@@ -37,50 +35,12 @@ from binance_sdk_derivatives_trading_coin_futures.derivatives_trading_coin_futur
 from binance_sdk_spot.spot import Spot  # noqa: E402
 
 from arbitrage.sim import LocalExchange  # noqa: E402
+from tests.sim_clients import (  # noqa: E402,F401 (fixtures by name)
+    PERP, SPOT, best, loopback_only, mark, sdk_types_match, step,
+)
 
-SPOT, PERP = "BTCUSDT", "BTCUSD_PERP"
 CCXT_SPOT, CCXT_PERP = "BTC/USDT", "BTC/USD:BTC"
 D = Decimal
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
-    """Refuse every name lookup and connection that is not loopback, and fail the test that tried
-    (a library may swallow the error, so the attempts are also checked at the end)."""
-    attempts: list[str] = []
-    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
-
-    def refuse(where: str) -> None:
-        attempts.append(where)
-        raise ConnectionRefusedError(f"test guard: network access off loopback refused ({where})")
-
-    def connect(sock, address):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in LOOPBACK:
-            refuse(f"connect {address!r}")
-        return real_connect(sock, address)
-
-    def getaddrinfo(host, *args, **kwargs):
-        if host not in LOOPBACK and host is not None:
-            refuse(f"getaddrinfo {host!r}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield
-    assert not attempts, f"a client tried to leave loopback: {attempts}"
-
-
-@pytest.fixture(autouse=True)
-def sdk_types_match(caplog):
-    """The SDKs do not raise on a field of the wrong type: they log a warning, relax the model for
-    the rest of the process and go on (binance_common.utils.send_request). Such a warning fails
-    the test that caused it."""
-    caplog.set_level(logging.WARNING)
-    yield
-    mismatches = [r.getMessage() for r in caplog.records
-                  if "did not match the declared types" in r.getMessage() or "Failed to parse" in r.getMessage()]
-    assert not mismatches, mismatches
 
 
 @pytest.fixture
@@ -89,27 +49,6 @@ def ex():
     what a client parses can be compared with the book; tests move it through `step`."""
     with LocalExchange(seed=5, speed=0.001) as exchange:
         yield exchange
-
-
-def step(ex: LocalExchange, symbol: str) -> None:
-    """One book change through the market's own path: the best ask level goes away."""
-    with ex.market.lock:
-        best_ask = ex.market.books[symbol].best_ask()
-    ex.market.apply_changes(symbol, {}, {best_ask: 0.0}, ex.market.clock_ms())
-
-
-def best(ex: LocalExchange, symbol: str) -> tuple[D, D, D, D]:
-    """(bid, bid qty, ask, ask qty) of the book as wire decimals."""
-    with ex.market.lock:
-        book = ex.market.books[symbol]
-        (bid, bid_qty), (ask, ask_qty) = book.best()
-        fp, fq = book.spec.fmt_price, book.spec.fmt_qty
-        return D(fp(bid)), D(fq(bid_qty)), D(fp(ask)), D(fq(ask_qty))
-
-
-def mark(ex: LocalExchange) -> D:
-    with ex.market.lock:
-        return D(f"{ex.market.marks[PERP].mark:.8f}")
 
 
 def point_ccxt(cls, ex: LocalExchange, **options):

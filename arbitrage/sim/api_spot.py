@@ -35,6 +35,17 @@ def order_query(o: SimOrder) -> dict:
             "workingTime": o.time_ms, "origQuoteOrderQty": ZERO8, "selfTradePreventionMode": "NONE"}
 
 
+def placed_body(order: SimOrder, resp_type: str) -> dict:
+    """The answer to a new order in its newOrderRespType (ACK / RESULT / FULL)."""
+    if resp_type == "ACK":
+        return {k: v for k, v in order_result(order).items()
+                if k in ("symbol", "orderId", "orderListId", "clientOrderId", "transactTime")}
+    body = order_result(order)
+    if resp_type == "FULL":
+        body["fills"] = [fill_row(t) for t in order.trades]
+    return body
+
+
 def fill_row(t: SimTrade) -> dict:
     return {"price": d8(t.price), "qty": d8(t.qty), "commission": d8(t.commission),
             "commissionAsset": t.commission_asset, "tradeId": t.trade_id}
@@ -69,6 +80,7 @@ class SpotApi:
             ("GET", "/api/v3/myTrades"): Route(self.my_trades,
                                                lambda r: 5 if r.params.get("orderId") else 20),
             ("GET", "/api/v3/account"): Route(self.account, 20),
+            ("GET", "/api/v3/account/commission"): Route(self.commission, 20),
         }
 
     def _signed(self, req: Request) -> None:
@@ -86,13 +98,7 @@ class SpotApi:
         new = parse_spot_order(req, self._symbol(req))
         with self.t.market.lock:
             order = self.t.spot.place(new)
-            if new.resp_type == "ACK":
-                body: dict = {k: v for k, v in order_result(order).items()
-                              if k in ("symbol", "orderId", "orderListId", "clientOrderId", "transactTime")}
-            else:
-                body = order_result(order)
-                if new.resp_type == "FULL":
-                    body["fills"] = [fill_row(t) for t in order.trades]
+            body = placed_body(order, new.resp_type)
         lose_the_answer_if_scripted(self.t.faults, SPOT, order.client_order_id, order.status)
         return Reply(body, headers=self.counter.record())
 
@@ -107,9 +113,10 @@ class SpotApi:
         self._signed(req)
         spec = self._symbol(req)
         order_id, client_id = order_ref(req)
+        cancel_id = req.params.get("newClientOrderId") or self.t.spot.new_client_id()
         with self.t.market.lock:
-            order = self.t.spot.cancel(spec.symbol, order_id, client_id)
-        return self._canceled(order, req.params.get("newClientOrderId") or self.t.spot.new_client_id())
+            order = self.t.spot.cancel(spec.symbol, order_id, client_id, cancel_id)
+        return self._canceled(order, cancel_id)
 
     def cancel_open_orders(self, req: Request) -> list[dict]:
         """Every open order of the symbol, each answered as a single cancel is (binance-sdk-spot
@@ -118,11 +125,12 @@ class SpotApi:
         self._signed(req)
         spec = self._symbol(req)
         with self.t.market.lock:
-            orders = [self.t.spot.cancel(spec.symbol, o.order_id, None)
-                      for o in self.t.spot.open_list(spec.symbol)]
+            orders = [(self.t.spot.cancel(spec.symbol, o.order_id, None, cancel_id), cancel_id)
+                      for o in self.t.spot.open_list(spec.symbol)
+                      for cancel_id in (self.t.spot.new_client_id(),)]
         if not orders:
             raise ApiError(-2011, "Unknown order sent.")
-        return [self._canceled(o, self.t.spot.new_client_id()) for o in orders]
+        return [self._canceled(o, cancel_id) for o, cancel_id in orders]
 
     def _canceled(self, order: SimOrder, cancel_id: str) -> dict:
         body = order_result(order)
@@ -182,3 +190,16 @@ class SpotApi:
                 "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
                 "requireSelfTradePrevention": False, "preventSor": False, "updateTime": updated,
                 "accountType": "SPOT", "balances": balances, "permissions": ["SPOT"], "uid": UID}
+
+    def commission(self, req: Request) -> dict:
+        """The account's rates on one symbol (reference §8.1; binance-ws-api.md §4.8): no
+        special rate, tax or BNB discount on this exchange."""
+        self._signed(req)
+        spec = self._symbol(req)
+        maker, taker = self.t.spot_rates
+        zero = {"maker": ZERO8, "taker": ZERO8, "buyer": ZERO8, "seller": ZERO8}
+        return {"symbol": spec.symbol,
+                "standardCommission": {"maker": d8(maker), "taker": d8(taker), "buyer": ZERO8, "seller": ZERO8},
+                "specialCommission": zero, "taxCommission": zero,
+                "discount": {"enabledForAccount": False, "enabledForSymbol": False,
+                             "discountAsset": "BNB", "discount": ZERO8}}

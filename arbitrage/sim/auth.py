@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Callable
+from urllib.parse import urlencode
 
 from arbitrage.sim.market import wall_ms
 from arbitrage.sim.rest import ApiError, Request
@@ -47,13 +48,22 @@ def signed_payload(req: Request) -> str:
     return _without_signature(req.raw_query) + _without_signature(req.body.decode("utf-8", "replace"))
 
 
+def ws_payloads(params: dict[str, str]) -> tuple[str, str]:
+    """What a WebSocket API signature covers (binance-ws-api.md §3.1): every param but
+    `signature`, sorted by name, `name=value` joined by `&` with raw UTF-8 values — and the
+    percent-encoded form the official SDKs send (`urlencode`), which differs only for values
+    outside [A-Za-z0-9_.-~]; which one Binance accepts there is unconfirmed, so both are."""
+    pairs = sorted((k, v) for k, v in params.items() if k != "signature")
+    return "&".join(f"{k}={v}" for k, v in pairs), urlencode(pairs)
+
+
 class Auth:
     def __init__(self, keys: ApiKeys, clock_ms: Callable[[], int] = wall_ms) -> None:
         self.keys = keys
         self.clock_ms = clock_ms
 
     def check_key(self, req: Request) -> None:
-        key = req.headers.get("x-mbx-apikey", "")
+        key = req.params.get("apiKey", "") if req.ws else req.headers.get("x-mbx-apikey", "")
         if not _KEY_FORMAT.match(key):
             raise ApiError(-2014, "API-key format invalid.", status=401)
         if not hmac.compare_digest(key.encode(), self.keys.api_key.encode()):
@@ -64,9 +74,8 @@ class Auth:
         self.check_key(req)
         ts_raw = req.require("timestamp")
         signature = req.require("signature")
-        expected = hmac.new(self.keys.api_secret.encode(), signed_payload(req).encode(),
-                            hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
+        payloads = ws_payloads(req.params) if req.ws else (signed_payload(req),)
+        if not any(hmac.compare_digest(self.sign(p).encode(), signature.lower().encode()) for p in payloads):
             raise ApiError(-1022, "Signature for this request is not valid.")
         if not _DIGITS.match(ts_raw):
             raise ApiError(-1100, "Illegal characters found in parameter 'timestamp'; "
@@ -80,6 +89,9 @@ class Auth:
             raise ApiError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
         if now - timestamp > window:
             raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+    def sign(self, payload: str) -> str:
+        return hmac.new(self.keys.api_secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
     @staticmethod
     def _recv_window(req: Request, spot: bool) -> Decimal:

@@ -18,6 +18,11 @@ Grammar: comma-separated `key=value`, each key at most once, all optional:
                   page, the payload without a field, or with an unexpected extra field
   reduce=N        every ~N s a non-zero COIN-M position is force-reduced by 1-3 contracts (a
                   liquidation or ADL), with its order, userTrade and income rows
+  wslost=N        every ~N s the next WebSocket API order (spot or COIN-M) executes unanswered
+  wslate=N:S      every ~N s the next WebSocket API order executes at once, its answer S s late
+  udsdrop=N       every ~N s every connection carrying user data is closed
+  lkexpire=N      every ~N s the live COIN-M listenKey expires long before its time
+  eventlost=N     every ~N s the next order event of a user stream (spot or COIN-M) is never sent
   seed=K          the RNG seed (default 1)
 
 "~N s" is N × a uniform factor in [0.75, 1.25], so faults do not line up with the bot's timers.
@@ -55,6 +60,11 @@ class FaultPlan:
     reject: float = 0.0                            # period, s: the next order is refused
     partial: float = 0.0                           # period, s: the next order fills only half
     unknown: float = 0.0                           # period, s: the next order executes, answer 503
+    wslost: float = 0.0                            # period, s: a WebSocket API answer is lost
+    wslate: tuple[float, float] = (0.0, 0.0)       # (period, seconds late)
+    udsdrop: float = 0.0                           # period, s: user data connections closed
+    lkexpire: float = 0.0                          # period, s: the listenKey expires early
+    eventlost: float = 0.0                         # period, s: a user-stream order event is lost
     seed: int = 1
 
     @classmethod
@@ -141,6 +151,11 @@ def _clock(raw: str) -> tuple[float, int, float]:
     return period, ms, held
 
 
+def _wslate(raw: str) -> tuple[float, float]:
+    n, s = _parts(raw, 2, 2, "N:S (every N s, answer S s late)")
+    return _period(n), _period(s)
+
+
 def _seed(raw: str) -> int:
     try:
         return int(raw)
@@ -151,7 +166,8 @@ def _seed(raw: str) -> int:
 _PARSERS = {"drop": _probability, "disconnect": _period, "silence": _silence, "http5xx": _probability,
             "ratelimit": _ratelimit, "slow": _slow, "clock": _clock, "malformed": _probability,
             "reduce": _period, "reject": _period, "partial": _period, "unknown": _period,
-            "seed": _seed}
+            "wslost": _period, "wslate": _wslate, "udsdrop": _period, "lkexpire": _period,
+            "eventlost": _period, "seed": _seed}
 
 
 # -- applying a plan -------------------------------------------------------------------------
@@ -192,7 +208,13 @@ class ChaosRunner:
                    "reduce": (plan.reduce, self._reduce),
                    "reject": (plan.reject, lambda: self._order_fault("reject")),
                    "partial": (plan.partial, lambda: self._order_fault("partial")),
-                   "unknown": (plan.unknown, lambda: self._order_fault("unknown"))}
+                   "unknown": (plan.unknown, lambda: self._order_fault("unknown")),
+                   "wslost": (plan.wslost, lambda: self.ex.lose_next_ws_answers(self._market())),
+                   "wslate": (plan.wslate[0],
+                              lambda: self.ex.delay_next_ws_answers(self._market(), plan.wslate[1])),
+                   "udsdrop": (plan.udsdrop, self.ex.drop_user_streams),
+                   "lkexpire": (plan.lkexpire, self.ex.expire_listen_keys),
+                   "eventlost": (plan.eventlost, lambda: self.ex.lose_next_user_events(self._market()))}
         due = {kind: self._next(period) for kind, (period, _) in actions.items()}
         while not self._stop.wait(_TICK_SEC):
             now = time.monotonic()
@@ -203,6 +225,9 @@ class ChaosRunner:
                         action()
                     except Exception:   # a fault that cannot fire now must not end the run
                         log.exception("chaos: %s failed", kind)
+
+    def _market(self) -> str:
+        return self._rng.choice(("spot", "coinm"))
 
     def _order_fault(self, kind: str) -> None:
         """The next order on a market picked at random meets this fault."""

@@ -13,6 +13,7 @@ import itertools
 import random
 import string
 from decimal import ROUND_DOWN, Decimal
+from typing import Callable
 
 from arbitrage.sim.faults import Faults
 from arbitrage.sim.market import Market, wall_ms
@@ -22,6 +23,9 @@ from arbitrage.sim.rest import ApiError
 from arbitrage.sim.symbols import SimSymbol
 
 ZERO = Decimal(0)
+# (what, order, its new trades, the cancel's client id): what is "placed", "filled", "canceled",
+# "expired", "amended" or "forced"; called under the market lock, right after the change
+Listener = Callable[[str, SimOrder, list[SimTrade], "str | None"], None]
 _ID_CHARS = string.ascii_letters + string.digits
 
 
@@ -42,6 +46,12 @@ class Desk:
         self._trade_ids = itertools.count(first_trade_id)
         self._rng = random.Random(seed)
         self._busy = False          # set while our own fills change the book: no re-entry
+        self.listeners: list[Listener] = []      # the user data streams
+
+    def notify(self, what: str, order: SimOrder, trades: list[SimTrade] | None = None,
+               cancel_id: str | None = None) -> None:
+        for listener in self.listeners:
+            listener(what, order, list(trades or ()), cancel_id)
 
     # -- the account side (subclasses) -------------------------------------------------------
     def check_filters(self, new: NewOrder) -> None:
@@ -118,6 +128,7 @@ class Desk:
                     order.status = "PARTIALLY_FILLED" if order.executed else "NEW"
                     self.open_orders[order.order_id] = order
                     self.on_rest(order)
+            self.notify("placed", order, order.trades)
             return order
 
     def _open_with_client_id(self, symbol: str, client_id: str) -> bool:
@@ -174,19 +185,24 @@ class Desk:
                 order.status = "EXPIRED"        # the position it was to reduce is gone
                 order.update_ms = wall_ms()
                 self._close(order)
+                self.notify("expired", order)
                 continue
             wanted = order.fillable if room is None else min(order.fillable, room)
             takes = plan_take(book, order.side, wanted, order.price)
             if not takes:
                 continue
+            before = len(order.trades)
             self._execute(order, takes, maker=True)
             if order.remaining == 0:
                 order.status = "FILLED"
                 self._close(order)
             else:
                 order.status = "PARTIALLY_FILLED"
+            self.notify("filled", order, order.trades[before:])
 
-    def cancel(self, symbol: str, order_id: int | None, client_id: str | None) -> SimOrder:
+    def cancel(self, symbol: str, order_id: int | None, client_id: str | None,
+               cancel_id: str | None = None) -> SimOrder:
+        """`cancel_id`: the cancel request's newClientOrderId (spot), shown in its event."""
         with self.market.lock:
             order = self.find(symbol, order_id, client_id)
             if order is None or not order.is_open:
@@ -194,6 +210,7 @@ class Desk:
             order.status = "CANCELED"
             order.update_ms = wall_ms()
             self._close(order)
+            self.notify("canceled", order, cancel_id=cancel_id)
             return order
 
     def _close(self, order: SimOrder) -> None:

@@ -12,15 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
 
-from arbitrage.sim.api_coinm import CoinmApi
-from arbitrage.sim.api_spot import SpotApi
 from arbitrage.sim.auth import ApiKeys
 from arbitrage.sim.api_market import MarketApi
 from arbitrage.sim.chaos import ChaosRunner, FaultPlan
 from arbitrage.sim.faults import DEFAULT_REJECT_MSG
 from arbitrage.sim.market import Market
 from arbitrage.sim.replay import ReplaySource
-from arbitrage.sim.rest import RestServer, Route
+from arbitrage.sim.fast_lanes import COINM_PATH, COINM_PING, SPOT_PATH, SPOT_PING, FastLanes
+from arbitrage.sim.rest import RestServer, Route, WeightMeter
 from arbitrage.sim.symbols import SYMBOLS, resolve
 from arbitrage.sim.synthetic import SyntheticSource
 from arbitrage.sim.tape import PriceTape
@@ -47,7 +46,8 @@ class LocalExchange:
                  spot_rates: tuple[Decimal, Decimal] = DEFAULT_SPOT_RATES,
                  coinm_rates: tuple[Decimal, Decimal] = DEFAULT_COINM_RATES,
                  leverage: int = DEFAULT_LEVERAGE, faults: str | FaultPlan | None = None,
-                 funding_regime: str = "normal") -> None:
+                 funding_regime: str = "normal", listen_key_ttl: float = 3600.0,
+                 ws_api_pings: tuple[tuple[float, float], ...] = (SPOT_PING, COINM_PING)) -> None:
         """`faults`: a chaos plan (spec string, see `arbitrage.sim.chaos`) applied while running;
         a bad spec raises ValueError here, before anything starts.
         `spot_balances` default {"USDT": 100000, "BTC": 1, "ETH": 30}, `coinm_balances`
@@ -55,7 +55,9 @@ class LocalExchange:
         rates are (maker, taker): spot 0.001/0.001, COIN-M 0.0002/0.0005.
         `symbols` default: CORE_SYMBOLS (BTC and ETH); `ALL_SYMBOLS` lists every coin.
         `funding_regime`: normal | positive | negative | flipping (arbitrage/sim/funding.py);
-        a wrong name raises ValueError here."""
+        a wrong name raises ValueError here.
+        `listen_key_ttl`: seconds a COIN-M listenKey lives without keep-alive (Binance: 60 min);
+        `ws_api_pings`: (ping interval, pong deadline) of the spot and COIN-M WebSocket APIs."""
         if source not in ("synthetic", "replay"):
             raise ValueError(f"source must be 'synthetic' or 'replay', not {source!r}")
         self.source_name = source
@@ -85,8 +87,10 @@ class LocalExchange:
                                spot_balances=spot_balances, coinm_balances=coinm_balances,
                                spot_rates=spot_rates, coinm_rates=coinm_rates, leverage=leverage)
         self.trading.auth.clock_ms = self.clock.now_ms     # signed requests see the server clock
-        self.routes.update(SpotApi(self.trading).routes())
-        self.routes.update(CoinmApi(self.trading).routes())
+        self.meter = WeightMeter(weight_limit)      # one pool per IP: REST and the WebSocket API
+        self.lanes = FastLanes(self.trading, self.market.fault_counts, self.meter, self.http_faults, seed,
+                               listen_key_ttl, *ws_api_pings)
+        self.routes.update(self.lanes.routes())
         self.tape = PriceTape(self.market, self.trading.fills)
         self._hub: StreamHub | None = None
         self._rest: RestServer | None = None
@@ -105,7 +109,9 @@ class LocalExchange:
         try:
             self.source.prepare(self.market)
             self._hub = StreamHub(self.host, self._ws_port, ping_interval=self.ws_ping_interval,
-                                  faults=self.stream_faults)
+                                  faults=self.stream_faults, ws_apis=self.lanes.ws_apis(),
+                                  tick=self.lanes.streams.tick)
+            self.lanes.attach(self._hub)
             self.market.add_listener(self._hub.on_event)
             if isinstance(self.source, SyntheticSource):
                 self._hub.on_subscribe = self.source.warm
@@ -113,7 +119,7 @@ class LocalExchange:
             api = MarketApi(self.market, SYMBOLS, self.weight_limit, self.info, clock_ms=self.clock.now_ms,
                             tape=self.tape)
             self._rest = RestServer(self.host, self._rest_port, {**api.routes(), **self.routes},
-                                    self.weight_limit, faults=self.http_faults)
+                                    self.weight_limit, faults=self.http_faults, meter=self.meter)
             self._rest.start()
             self._market_thread = threading.Thread(target=self.source.run, args=(self.market, self._stop),
                                                    name="sim-market", daemon=True)
@@ -163,9 +169,20 @@ class LocalExchange:
             raise RuntimeError("the local exchange is not started")
         return self._hub.url
 
+    @property
+    def ws_api_url(self) -> str:
+        """The spot WebSocket API (`order.place`, user data subscription, …)."""
+        return self.ws_url + SPOT_PATH
+
+    @property
+    def ws_dapi_url(self) -> str:
+        """The COIN-M WebSocket API; its user stream is `ws_url + "/ws/" + listenKey`."""
+        return self.ws_url + COINM_PATH
+
     def info(self) -> dict:
         """The non-Binance `/sim/info` body: how a client that knows only REST finds the rest."""
-        body = {"rest": self.rest_url, "ws": self.ws_url, "source": self.source_name,
+        body = {"rest": self.rest_url, "ws": self.ws_url, "ws_api": self.ws_api_url,
+                "ws_dapi": self.ws_dapi_url, "source": self.source_name,
                 "symbols": self.market.symbols, "api_key": self.api_key, "api_secret": self.api_secret}
         if isinstance(self.source, ReplaySource):   # lets a watcher know the recording has ended
             body["replay_finished"] = self.source.finished.is_set()
@@ -246,7 +263,7 @@ class LocalExchange:
         self.market._check(symbol)
         if self.market.books[symbol].spec.is_spot:
             raise ValueError(f"{symbol} is not a COIN-M symbol")
-        trade = self.trading.coinm.force_reduce(symbol, Decimal(contracts), adl=adl)
+        trade = self.trading.force_reduce(symbol, Decimal(contracts), adl=adl)
         if trade is not None:
             self.market.fault_counts.add("reduce")
         return trade
@@ -289,6 +306,26 @@ class LocalExchange:
     def delay_next_orders(self, market: str, seconds: float, n: int = 1) -> None:
         """The next `n` order POSTs on `market` wait `seconds` before they execute and answer."""
         self.trading.faults.delay_next_orders(market, seconds, n)
+
+    def lose_next_ws_answers(self, market: str, n: int = 1) -> None:
+        """The next `n` orders placed over `market`'s WebSocket API execute; no answer comes."""
+        self.lanes.faults.lose_next_answers(market, n)
+
+    def delay_next_ws_answers(self, market: str, seconds: float, n: int = 1) -> None:
+        """The next `n` WebSocket API orders execute at once; their answers come `seconds` late."""
+        self.lanes.faults.delay_next_answers(market, seconds, n)
+
+    def lose_next_user_events(self, market: str, n: int = 1) -> None:
+        """The next `n` order events of `market`'s user stream are never sent."""
+        self.lanes.faults.lose_next_events(market, n)
+
+    def drop_user_streams(self) -> int:
+        """Close every connection carrying user data (spot subscriptions, listenKey streams)."""
+        return self.lanes.drop_user_streams()
+
+    def expire_listen_keys(self) -> int:
+        """Every live listenKey lapses now: listenKeyExpired, then silence until a new one."""
+        return self.lanes.expire_listen_keys()
 
     def settle_funding_now(self, rate: float | Decimal | None = None) -> list:
         """Settle funding on every perpetual now (at `rate`, else each mark's rate); income rows."""

@@ -27,9 +27,17 @@ WINDOW_SEC = 60.0
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None):
+    def __init__(self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None,
+                 data: dict | None = None):
         super().__init__(f"{code} {msg}")
         self.code, self.msg, self.status, self.headers = code, msg, status, headers or {}
+        self.data = data        # structured detail (cancel-replace legs), sent as "data"
+
+    def body(self) -> dict:
+        out: dict = {"code": self.code, "msg": self.msg}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
 
 
 @dataclass
@@ -41,6 +49,9 @@ class Request:
     body: bytes
     headers: dict[str, str]
     client_ip: str
+    # a WebSocket API request: the key is the `apiKey` param and the signature covers the sorted
+    # params (binance-ws-api.md §3.1), not the raw query string
+    ws: bool = False
 
     def require(self, name: str) -> str:
         value = self.params.get(name, "")
@@ -185,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(payload, Reply):
                 status, extra, payload = payload.status, payload.headers, payload.payload
         except ApiError as err:
-            status, payload, extra = err.status, {"code": err.code, "msg": err.msg}, err.headers
+            status, payload, extra = err.status, err.body(), err.headers
         except Exception:
             log.exception("REST %s %s failed", method, parts.path)
             status, payload = 500, {"code": -1000, "msg": "An unknown error occurred while processing the request."}
@@ -212,10 +223,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class RestServer:
     def __init__(self, host: str, port: int, routes: dict[tuple[str, str], Route], weight_limit: int,
-                 faults: "HttpFaults | None" = None):
+                 faults: "HttpFaults | None" = None, meter: WeightMeter | None = None):
         self.routes = routes
         self.faults = faults
-        self.meter = WeightMeter(weight_limit)
+        self.meter = meter if meter is not None else WeightMeter(weight_limit)   # shared with the WS API
         self.requests = 0
         self._httpd = _HttpServer((host, port), self)
         self._thread: threading.Thread | None = None

@@ -43,6 +43,7 @@ class Trading:
         self.spot = SpotDesk(market, self.faults, publish_impact, self.wallet, *self.spot_rates, seed=seed)
         self.coinm = CoinmDesk(market, self.faults, publish_impact, self.account, *self.coinm_rates,
                                seed=seed)
+        self.after_change: list = []     # called under the lock after each step (funding events)
         market.add_step_hook(self.on_step)
 
     def on_step(self, symbol: str, kind: str) -> None:
@@ -53,16 +54,31 @@ class Trading:
             (self.spot if book.spec.is_spot else self.coinm).match_resting(symbol)
         elif kind == MARK and not book.spec.is_spot:
             self.coinm.on_mark(symbol)
+            self._changed()
+
+    def _changed(self) -> None:
+        for hook in self.after_change:
+            hook()
 
     def settle_funding_now(self, rate: Decimal | None = None) -> list:
         """Settle every perpetual now, at `rate` or at each mark's current rate."""
         rows = []
-        for symbol, book in list(self.market.books.items()):
-            if not book.spec.is_spot:
-                row = self.coinm.settle_funding(symbol, None if rate is None else Decimal(rate))
-                if row is not None:
-                    rows.append(row)
+        with self.market.lock:
+            for symbol, book in list(self.market.books.items()):
+                if not book.spec.is_spot:
+                    row = self.coinm.settle_funding(symbol, None if rate is None else Decimal(rate))
+                    if row is not None:
+                        rows.append(row)
+            self._changed()
         return rows
+
+    def force_reduce(self, symbol: str, contracts: Decimal, adl: bool = False):
+        """A liquidation or ADL of the COIN-M position, announced to the user stream."""
+        with self.market.lock:
+            trade = self.coinm.force_reduce(symbol, contracts, adl=adl)
+            if trade is not None:
+                self.coinm.notify("forced", self.coinm.orders[trade.order_id], [trade])
+            return trade
 
     def fills(self, symbol: str) -> list:
         """Every execution on `symbol` (the klines' volume); call holding the market lock."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 # Every kind of injection `LocalExchange.fault_counts()` reports (0 when never injected).
 KINDS = ("drop", "disconnect", "silence", "http5xx", "ratelimit", "ban", "slow", "clock",
-         "malformed", "reduce")
+         "malformed", "reduce", "wsapi_lost", "wsapi_late", "uds_drop", "listenkey_expired", "event_lost")
 MALFORMED_KINDS = ("truncated", "html", "missing", "extra")
 HTML_5XX = ("<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
             "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -127,27 +127,9 @@ class HttpFaults:
             return None
         now = time.monotonic()
         delay, answer = 0.0, None
-        # spot (api.binance.com) and COIN-M (dapi.binance.com) are separate systems with their own
-        # limits: one venue's 429 says nothing about the other, even from the same IP
-        ip = f"{ip} {'dapi' if path.startswith('/dapi') else 'api'}"
         with self._lock:
-            ban = self._banned.get(ip, 0.0)
-            if ban > now:
-                answer = self._ban_answer(ban - now)
-            elif now < self._limit_until:
-                if ip in self._warned:      # ignored the Retry-After: banned
-                    ban_end = now + 2 * max(1.0, self._limit_until - now)
-                    self._banned[ip] = ban_end
-                    answer = self._ban_answer(ban_end - now)
-                    self.counts.add("ban")
-                else:
-                    self._warned.add(ip)
-                    retry = max(1, math.ceil(self._limit_until - now))
-                    answer = _json(429, {"code": -1003, "msg": (
-                        "Too much request weight used; current limit is 6000 request weight per "
-                        "1 MINUTE. Please use WebSocket Streams for live updates to avoid polling "
-                        "the API.")}, {"Retry-After": str(retry)})
-            elif self._errors or (self._error_rate and self._rng.random() < self._error_rate):
+            answer = self._limited(path, ip, now)
+            if answer is None and (self._errors or (self._error_rate and self._rng.random() < self._error_rate)):
                 if self._errors:
                     status, html = self._errors.popleft()
                 else:
@@ -155,12 +137,38 @@ class HttpFaults:
                     html = status in (502, 504)         # a gateway answers with its own page
                 answer = self._server_error(status, html)
                 self.counts.add("http5xx")
-            else:
+            elif answer is None:
                 delay = self._take_delay(path)
         if delay > 0:
             self.counts.add("slow")
             time.sleep(delay)
         return answer
+
+    def rate_limited(self, path: str, ip: str) -> Intercept | None:
+        """Only the rate-limit window and bans (the WebSocket API's share of this fault)."""
+        with self._lock:
+            return self._limited(path, ip, time.monotonic())
+
+    def _limited(self, path: str, ip: str, now: float) -> Intercept | None:
+        # spot (api.binance.com) and COIN-M (dapi.binance.com) are separate systems with their own
+        # limits: one venue's 429 says nothing about the other, even from the same IP
+        ip = f"{ip} {'dapi' if path.startswith(('/dapi', '/ws-dapi')) else 'api'}"
+        ban = self._banned.get(ip, 0.0)
+        if ban > now:
+            return self._ban_answer(ban - now)
+        if now >= self._limit_until:
+            return None
+        if ip in self._warned:      # ignored the Retry-After: banned
+            ban_end = now + 2 * max(1.0, self._limit_until - now)
+            self._banned[ip] = ban_end
+            self.counts.add("ban")
+            return self._ban_answer(ban_end - now)
+        self._warned.add(ip)
+        retry = max(1, math.ceil(self._limit_until - now))
+        return _json(429, {"code": -1003, "msg": (
+            "Too much request weight used; current limit is 6000 request weight per "
+            "1 MINUTE. Please use WebSocket Streams for live updates to avoid polling "
+            "the API.")}, {"Retry-After": str(retry)})
 
     def _take_delay(self, path: str) -> float:
         for i, (seconds, wanted) in enumerate(self._slow):

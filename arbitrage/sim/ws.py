@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
@@ -20,6 +20,9 @@ from websockets.exceptions import ConnectionClosed
 
 from arbitrage.sim.market import DEPTH, MARK, TICKER, TRADE
 from arbitrage.sim.wire_faults import StreamFaults, mangle
+
+if TYPE_CHECKING:
+    from arbitrage.sim.ws_api import WsApi
 
 log = logging.getLogger("arbitrage.sim.ws")
 
@@ -42,9 +45,15 @@ class _Client:
 
 class StreamHub:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, ping_interval: float = 20.0,
-                 ping_timeout: float = 60.0, faults: StreamFaults | None = None) -> None:
+                 ping_timeout: float = 60.0, faults: StreamFaults | None = None,
+                 ws_apis: "dict[str, tuple[WsApi, float, float]] | None" = None,
+                 tick: Callable[[], None] | None = None) -> None:
+        """`ws_apis`: path -> (WebSocket API, its ping interval, its pong deadline);
+        `tick`: called on the server's loop about every 0.1 s (listenKey expiry)."""
         self.host, self.port = host, port
         self.faults = faults
+        self.ws_apis = ws_apis or {}
+        self.tick = tick
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self._subs: dict[str, set[_Client]] = {}
         self._clients: set[_Client] = set()
@@ -102,6 +111,23 @@ class StreamHub:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._close_all)
 
+    def publish(self, name: str, payload: dict) -> None:
+        """Send `payload` to the subscribers of stream `name` (a listenKey); thread-safe, in order."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._send_stream, name, json.dumps(payload, separators=(",", ":")))
+        except RuntimeError:        # stopping
+            pass
+
+    def close_stream(self, name: str) -> int:
+        """Close every connection subscribed to stream `name` (thread-safe); how many."""
+        clients = list(self._subs.get(name, ()))
+        if clients and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._close, clients, "user stream dropped by the local exchange")
+        return len(clients)
+
     # -- the event loop thread ---------------------------------------------------------------
     def _run(self) -> None:
         try:
@@ -121,20 +147,37 @@ class StreamHub:
         self.port = server.sockets[0].getsockname()[1]
         self._loop = asyncio.get_running_loop()
         self._ready.set()
+        ticker = asyncio.ensure_future(self._ticking()) if self.tick is not None else None
         await self._stopping.wait()
+        if ticker is not None:
+            ticker.cancel()
         self._loop = None
         server.close(close_connections=True)
         await server.wait_closed()
 
-    @staticmethod
-    def _check_path(conn: ServerConnection, request: Any) -> Any:
+    async def _ticking(self) -> None:
+        while True:
+            await asyncio.sleep(0.1)
+            try:
+                self.tick()             # type: ignore[misc]
+            except Exception:
+                log.exception("stream hub tick failed")
+
+    def _check_path(self, conn: ServerConnection, request: Any) -> Any:
         path = urlsplit(request.path).path
+        if path in self.ws_apis:        # its own ping rhythm, set before keepalive starts
+            _, conn.ping_interval, conn.ping_timeout = self.ws_apis[path]
+            return None
         if path in ("/ws", "/stream") or path.startswith("/ws/"):
             return None
         return conn.respond(HTTPStatus.NOT_FOUND, "Not found: use /ws/<stream> or /stream?streams=\n")
 
     async def _handle(self, ws: ServerConnection) -> None:
         parts = urlsplit(ws.request.path)
+        if parts.path in self.ws_apis:
+            self.connections_total += 1
+            await self.ws_apis[parts.path][0].serve(ws)
+            return
         if parts.path == "/stream":
             client = _Client(ws, combined=True)
             names = "/".join(parse_qs(parts.query).get("streams", [])).split("/")
@@ -157,11 +200,26 @@ class StreamHub:
             self._clients.discard(client)
 
     def _close_all(self) -> None:
-        for client in list(self._clients):
-            task = asyncio.ensure_future(client.ws.close(1001, "disconnected by the local exchange"))
+        log.info("[FAULT] closing %d WebSocket connection(s)", len(self._clients))
+        self._close(list(self._clients), "disconnected by the local exchange")
+
+    def _close(self, clients: list[_Client], reason: str) -> None:
+        for client in clients:
+            task = asyncio.ensure_future(client.ws.close(1001, reason))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-        log.info("[FAULT] closing %d WebSocket connection(s)", len(self._clients))
+
+    def _send_stream(self, name: str, raw: str) -> None:
+        subs = self._subs.get(name)
+        if not subs:
+            return
+        plain = [c.ws for c in subs if not c.combined]
+        wrapped = [c.ws for c in subs if c.combined]
+        if plain:
+            broadcast(plain, raw)
+        if wrapped:
+            broadcast(wrapped, f'{{"stream":"{name}","data":{raw}}}')
+        self.messages_sent += len(subs)
 
     # -- subscriptions and control messages ----------------------------------------------------
     def _subscribe(self, client: _Client, names: list[str]) -> None:
