@@ -3,20 +3,17 @@ that signs as the reference says: envelopes, signing, timestamps, the weight poo
 REST, 429/418, server pings, and the methods of both products on the same engine as REST."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from decimal import Decimal
 
 import pytest
-import requests
 import websocket
 
 from arbitrage.sim import LocalExchange
 from arbitrage.sim.auth import ApiKeys, Auth, ws_payloads
 from tests.sim_clients import PERP, SPOT, best
-from tests.ws_api_client import WsApiClient
+from tests.ws_api_client import WsApiClient, rest
 
 D = Decimal
 
@@ -47,12 +44,8 @@ def resting_buy(ex, **extra) -> dict:
             "price": f"{bid * D('0.98'):.2f}", "quantity": "0.00100", **extra}
 
 
-def rest_get(ex, path: str, **params) -> requests.Response:
-    params["timestamp"] = int(time.time() * 1000)
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    signature = hmac.new(ex.api_secret.encode(), query.encode(), hashlib.sha256).hexdigest()
-    return requests.get(f"{ex.rest_url}{path}?{query}&signature={signature}",
-                        headers={"X-MBX-APIKEY": ex.api_key}, timeout=10)
+def rest_get(ex, path: str, **params):
+    return rest(ex.rest_url, ex.api_key, ex.api_secret, "GET", path, **params)
 
 
 # -- signing -----------------------------------------------------------------------------------

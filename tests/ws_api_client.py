@@ -104,3 +104,17 @@ class StreamClient:
 
     def close(self) -> None:
         self.ws.close()
+
+
+def rest(base_url: str, api_key: str, api_secret: str, method: str, path: str, signed: bool = True,
+         **params: Any):
+    """A signed (or key-only) REST call as Binance documents it: query string, HMAC over it."""
+    import requests
+
+    if signed:
+        params["timestamp"] = int(time.time() * 1000)
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    if signed:
+        query += "&signature=" + hmac.new(api_secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+    return requests.request(method, f"{base_url}{path}" + (f"?{query}" if query else ""),
+                            headers={"X-MBX-APIKEY": api_key}, timeout=10)
