@@ -69,6 +69,8 @@ class WsApiClient:
             raw = self.ws.recv()
         except websocket.WebSocketTimeoutException:
             return False
+        if not raw:                      # websocket-client returns "" for the server's close frame
+            raise websocket.WebSocketConnectionClosedException("closed by the server")
         msg = json.loads(raw)
         if "status" in msg and "id" in msg:
             self.answers[msg["id"]] = msg
@@ -85,7 +87,10 @@ class StreamClient:
 
     def next(self, timeout: float = 10.0) -> dict:
         self.ws.settimeout(timeout)
-        return json.loads(self.ws.recv())
+        raw = self.ws.recv()
+        if not raw:                      # websocket-client returns "" for the server's close frame
+            raise websocket.WebSocketConnectionClosedException("closed by the server")
+        return json.loads(raw)
 
     def until(self, predicate, timeout: float = 10.0) -> dict:
         deadline = time.monotonic() + timeout
