@@ -70,6 +70,7 @@ class WsApiClient:
         except websocket.WebSocketTimeoutException:
             return False
         if not raw:                      # websocket-client returns "" for the server's close frame
+            self.ws.shutdown()           # and leaves the socket open: the server would wait for it
             raise websocket.WebSocketConnectionClosedException("closed by the server")
         msg = json.loads(raw)
         if "status" in msg and "id" in msg:
@@ -89,6 +90,7 @@ class StreamClient:
         self.ws.settimeout(timeout)
         raw = self.ws.recv()
         if not raw:                      # websocket-client returns "" for the server's close frame
+            self.ws.shutdown()           # and leaves the socket open: the server would wait for it
             raise websocket.WebSocketConnectionClosedException("closed by the server")
         return json.loads(raw)
 
