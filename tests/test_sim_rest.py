@@ -175,7 +175,8 @@ def test_premium_index_is_always_a_list(get):
 
 def test_sim_info_points_at_both_servers(ex, get):
     info = get("/sim/info").json()
-    assert info == {"rest": ex.rest_url, "ws": ex.ws_url, "source": "synthetic",
+    assert info == {"rest": ex.rest_url, "ws": ex.ws_url, "ws_api": ex.ws_url + "/ws-api/v3",
+                    "ws_dapi": ex.ws_url + "/ws-dapi/v1", "source": "synthetic",
                     "symbols": ["BTCUSDT", "ETHUSDT", "BTCUSD_PERP", "ETHUSD_PERP"],
                     "api_key": ex.api_key, "api_secret": ex.api_secret}
     assert info["ws"].startswith("ws://127.0.0.1:")

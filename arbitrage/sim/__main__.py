@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"REST  {ex.rest_url}", flush=True)
         print(f"WS    {ex.ws_url}", flush=True)
+        print(f"WSAPI {ex.ws_api_url} {ex.ws_dapi_url}", flush=True)
         print(f"KEY   {ex.api_key}", flush=True)          # a loopback demo pair, not a secret
         print(f"SECRET {ex.api_secret}", flush=True)
         print(f"INFO  {args.source}: {', '.join(ex.market.symbols)} (Ctrl-C to stop)", flush=True)
