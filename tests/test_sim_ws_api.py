@@ -222,3 +222,29 @@ def test_coinm_orders_positions_and_balances_over_the_ws_api(ex, cm):
     canceled = cm.call("order.cancel", {"symbol": PERP, "orderId": resting["orderId"]})["result"]
     assert canceled["status"] == "CANCELED"
     assert ex.orders_received("coinm") == 2
+
+
+def test_the_rest_twins_of_the_new_methods(ex):
+    """cancel-replace, keep-priority amend, COIN-M modify and balance also answer over REST, with
+    the same functions (and cancel-replace's legs in the error body's `data`)."""
+    call = lambda method, path, **p: rest(ex.rest_url, ex.api_key, ex.api_secret, method, path, **p)  # noqa: E731
+    first = call("POST", "/api/v3/order", **resting_buy(ex, newClientOrderId="r-1")).json()
+    partly = call("POST", "/api/v3/order/cancelReplace", **resting_buy(ex, cancelReplaceMode="ALLOW_FAILURE",
+                                                                      cancelOrderId=first["orderId"] + 99))
+    body = partly.json()
+    assert partly.status_code == 409 and body["code"] == -2021 and body["data"]["cancelResult"] == "FAILURE"
+    new_id = body["data"]["newOrderResponse"]["orderId"]
+    amended = call("PUT", "/api/v3/order/amend/keepPriority", symbol=SPOT, orderId=new_id, newQty="0.0005").json()
+    assert amended["amendedOrder"]["qty"] == "0.00050000"
+    bid = best(ex, PERP)[0]
+    resting = call("POST", "/dapi/v1/order", symbol=PERP, side="BUY", type="LIMIT", timeInForce="GTC",
+                   quantity="1", price=f"{bid * D('0.98'):.1f}").json()
+    modified = call("PUT", "/dapi/v1/order", symbol=PERP, side="BUY", orderId=resting["orderId"], quantity="4").json()
+    assert (modified["origQty"], modified["price"]) == ("4", resting["price"])     # REST: price kept
+    wrong_side = call("PUT", "/dapi/v1/order", symbol=PERP, side="SELL", orderId=resting["orderId"], quantity="2")
+    assert wrong_side.status_code == 400
+    shrunk = call("PUT", "/dapi/v1/order", symbol=PERP, side="BUY", orderId=resting["orderId"], quantity="0")
+    assert shrunk.json()["code"] == -4003 and call("GET", "/dapi/v1/order", symbol=PERP,
+                                                   orderId=resting["orderId"]).json()["origQty"] == "4"
+    balance = call("GET", "/dapi/v1/balance").json()
+    assert {b["asset"] for b in balance} == {"BTC", "ETH"} and all(b["accountAlias"] for b in balance)
