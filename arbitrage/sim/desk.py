@@ -145,6 +145,13 @@ class Desk:
         self._by_client[(order.symbol, order.client_order_id)] = order.order_id
         return order
 
+    def rename(self, order: SimOrder, client_id: str) -> None:
+        """The order answers to a new client id from now on (an amend's newClientOrderId)."""
+        with self.market.lock:
+            self._by_client.pop((order.symbol, order.client_order_id), None)
+            order.client_order_id = client_id
+            self._by_client[(order.symbol, client_id)] = order.order_id
+
     def new_client_id(self) -> str:
         return "".join(self._rng.choice(_ID_CHARS) for _ in range(22))
 

@@ -30,9 +30,7 @@ def amend_keep_priority(desk: Desk, order: SimOrder, new_qty: Decimal, new_clien
         if new_qty > order.orig_qty:
             raise ApiError(-2038, "Order amend (quantity increase) is not supported.")
         desk.on_close(order)                       # release what the old quantity held …
-        desk._by_client.pop((order.symbol, order.client_order_id), None)
-        order.client_order_id = new_client_id
-        desk._by_client[(order.symbol, new_client_id)] = order.order_id
+        desk.rename(order, new_client_id)
         order.orig_qty = max(new_qty, order.executed)
         order.update_ms = wall_ms()
         if order.remaining <= 0:
