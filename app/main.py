@@ -52,7 +52,8 @@ class StartupError(Exception):
     """A problem that stops the program before it trades, with one clear line (exit 2)."""
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, on_bot=None) -> int:
+    """`on_bot(bot)`: called with the connected bot before it runs (the fleet's status hook)."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         settings = load_settings(argv, os.environ)
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = dataclasses.replace(settings, spot_key=keys[0], spot_secret=keys[1],
                                            dapi_key=keys[0], dapi_secret=keys[1])
             _protect_secrets(settings)
-        return _run(settings, urls, stop, give_up_at, fresh_exchange=sim is not None)
+        return _run(settings, urls, stop, give_up_at, fresh_exchange=sim is not None,
+                    on_bot=on_bot)
     except StartupError as exc:
         for line in str(exc).splitlines():       # one line per problem
             print(f"error: {line}", file=sys.stderr)
@@ -112,10 +114,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings, urls: VenueUrls, stop: threading.Event,
-         give_up_at: float | None, fresh_exchange: bool = False) -> int:
+         give_up_at: float | None, fresh_exchange: bool = False, on_bot=None) -> int:
     bot = connect(settings, urls, stop, give_up_at, fresh_exchange)
     if bot is None:
         return EXIT_OK
+    if on_bot is not None:
+        on_bot(bot)
     if hasattr(signal, "SIGUSR1"):   # `kill -USR1 <pid>`: check the ledger against the exchange now
         signal.signal(signal.SIGUSR1, lambda signum, frame: bot.invariant_requested.set())
     stats = bot.run(stop, float(settings.run_seconds))

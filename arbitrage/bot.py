@@ -51,6 +51,7 @@ ACCOUNT_REFRESH_S = 5.0     # margin data for the gates; also fetched after ever
 STOP_GRACE_S = 30.0         # how long a stop waits for a pair in flight (beyond PAIR_TIMEOUT_SEC)
 LATENCY_KEPT = 10_000       # entries whose event-to-order times are kept for the summary
 INCOME_EVERY_S = 30.0       # funding arrives a few times a day; cheap to look every 30 s
+OPS_EVERY_S = 1.0           # status file and control poll (arbitrage/ops), between events
 
 
 @dataclass
@@ -108,6 +109,9 @@ class Bot:
         self._income_at = 0.0
         self.accounting = accounting
         self.invariant_requested = threading.Event()     # SIGUSR1: check the ledger now
+        self.ops_hook = None        # called once a second on the engine thread (arbitrage/ops/sink.py)
+        self._ops_at = 0.0
+        self.start_decision: dict | None = None          # how the start reconciled (for the status)
         self.executor = PairExecutor(spot, coinm, spot_rules.base_asset,
                                      float(settings.pair_timeout_sec),
                                      float(settings.pair_poll_interval), settings.dry_run,
@@ -188,6 +192,7 @@ class Bot:
         """Act on the reconciliation decision (arbitrage/reconcile.py) before the loop starts."""
         level = logging.ERROR if decision.action == "halt" else logging.INFO
         log.log(level, "[STATE] %s", decision.message)
+        self.start_decision = {"action": decision.action, "message": decision.message}
         for line in decision.details:
             log.log(level, "[STATE]   %s", line)
         tr = self.trader
@@ -352,6 +357,9 @@ class Bot:
             self._evaluate(now_ns, trade=False)
             log.info("%s", self.status_line(now_ns))
             next_status = mono + float(self.s.status_interval)
+        if self.ops_hook is not None and mono >= self._ops_at:
+            self._ops_at = mono + OPS_EVERY_S
+            self.ops_hook(now_ns)
         return next_status
 
     def _wind_down(self) -> None:

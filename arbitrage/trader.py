@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
@@ -97,10 +98,12 @@ class Trader:
         self._last_block: str | None = None
         self.outside_changes = 0                 # hedges reduced outside the bot (ADL/liquidation)
         self._suspect_epoch: int | None = None   # the position disagreed once at this epoch
+        self.paused: str | None = None           # why new entries are off (the operator); exits go on
+        self.rejections: Counter = Counter()     # entry refusals by kind of reason (the fleet page)
 
     # -- events -----------------------------------------------------------------------------
     def on_evaluation(self, evaluation, market, now_ms: int) -> None:
-        if self.state == FLAT and not evaluation.blocks:
+        if self.state == FLAT and not evaluation.blocks and self.paused is None:
             self._maybe_enter(evaluation, market, now_ms)
         elif self.state == HEDGED and self.trade is not None:
             reason = exit_reason(evaluation.spread_bps, self.trade.direction, self.trade.opened_ms,
@@ -355,6 +358,7 @@ class Trader:
     def _blocked(self, reason: str) -> None:
         # one line per new kind of reason, not one per book event with new numbers in it
         kind = _NUMBERS.sub("#", reason)
+        self.rejections[kind] += 1
         if kind != self._last_block:
             self._last_block = kind
             log.info("[SKIP] %s", reason)
