@@ -18,6 +18,7 @@ from pathlib import Path
 from app.fleet_config import Fleet, Instance
 from app.report import trade_results
 from arbitrage.ledger import FUNDING
+from arbitrage.ops.control import read_control
 from arbitrage.ops.files import read_json
 from arbitrage.tradelog import TradeLogError, read_rows
 
@@ -102,34 +103,33 @@ def log_error(path: Path) -> str | None:
 
 def instance_row(inst: Instance, proc: dict | None, ledger: dict, now_ms: int) -> dict:
     st = read_json(inst.status) or {}
-    fresh = bool(st) and now_ms - int(st.get("updated_ms", 0)) <= STALE_MS
+    # the status file is this process's only when it names its pid (a restarted instance's file
+    # is its predecessor's until the new one writes)
+    mine = st if proc is not None and proc["pid"] and st.get("pid") == proc["pid"] else {}
+    control = read_control(inst.control)
     s = inst.settings
+    running = proc is not None and proc["statename"] == "RUNNING"
+    age_s = round((now_ms - int(mine["updated_ms"])) / 1000, 1) if mine else None
     row = {"id": inst.id, "spot": s.spot_symbol, "coinm": s.coinm_symbol, "venue": s.venue,
            "live": s.venue == "live" and not s.dry_run, "dry_run": s.dry_run,
            "process": proc["statename"] if proc else "UNKNOWN",
            "pid": proc["pid"] if proc and proc["pid"] else None,
-           "exit_code": None, "running": False, "status_age_s": None,
-           "state": None, "mode": st.get("mode", "run"), "paused": st.get("paused"),
-           "halt_reason": None, "error": None, "open_orders": None,
+           "exit_code": None, "running": running and bool(mine) and age_s * 1000 <= STALE_MS,
+           "status_age_s": age_s, "mode": control.mode, "paused": mine.get("paused"),
+           "state": mine.get("state"), "halt_reason": mine.get("halt_reason"), "error": None,
+           "open_orders": mine.get("open_orders"),
            "fills": ledger["fills"], "trades_closed": ledger["trades_closed"],
            "net_btc": ledger["net_btc"], "funding_btc": ledger["funding_btc"],
-           "net_series": ledger["net_series"], "spread_bps": None, "spread_series": [],
-           "carry_apr": st.get("carry_apr"), "rejections": st.get("rejections", {}),
-           "latency": st.get("latency"), "entries": st.get("entries"), "trade": None,
-           "start": st.get("start"), "blocked": None}
-    if st:
-        row["status_age_s"] = round((now_ms - int(st.get("updated_ms", 0))) / 1000, 1)
-    running = proc is not None and proc["statename"] == "RUNNING"
-    row["running"] = running and fresh
-    if running and st.get("pid") == proc["pid"]:
-        row.update(state=st.get("state"), halt_reason=st.get("halt_reason"),
-                   open_orders=st.get("open_orders"), spread_bps=st.get("spread_bps"),
-                   spread_series=st.get("spread_series", []), trade=st.get("trade"),
-                   blocked=st.get("blocked"))
-        problem = st.get("last_problem")
-        row["error"] = st.get("halt_reason") or (problem["message"] if problem else None)
-        if not fresh:
-            row["error"] = f"status not updated for {row['status_age_s']} s"
+           "net_series": ledger["net_series"], "spread_bps": mine.get("spread_bps"),
+           "spread_series": mine.get("spread_series", []), "carry_apr": mine.get("carry_apr"),
+           "rejections": mine.get("rejections", {}), "latency": mine.get("latency"),
+           "entries": mine.get("entries"), "trade": mine.get("trade"), "start": mine.get("start"),
+           "blocked": mine.get("blocked")}
+    if running and mine:
+        problem = mine.get("last_problem")
+        row["error"] = mine.get("halt_reason") or (problem["message"] if problem else None)
+        if not row["running"]:
+            row["error"] = f"status not updated for {age_s} s"
     elif running:
         row["state"] = "STARTING"
     elif proc is not None:
@@ -138,8 +138,9 @@ def instance_row(inst: Instance, proc: dict | None, ledger: dict, now_ms: int) -
         meaning = EXIT_MEANING.get(code, f"exit code {code}") if row["exit_code"] is not None else ""
         row["state"] = proc["statename"] + (f" ({meaning})" if meaning else "")
         detail = log_error(inst.log) or proc.get("spawnerr") or proc.get("description")
+        if code == 3 and st.get("halt_reason"):
+            detail = row["halt_reason"] = st["halt_reason"]
         row["error"] = f"{meaning}: {detail}" if meaning and detail else detail or meaning or None
-        row["halt_reason"] = st.get("halt_reason") if code == 3 else None
     return row
 
 

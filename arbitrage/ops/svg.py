@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-W, H, PAD_L, PAD_R, PAD_T, PAD_B = 360, 140, 58, 8, 20, 18
+W, H, PAD_L, PAD_R, PAD_T, PAD_B = 380, 140, 72, 8, 20, 18
 
 
 def line_chart(points: list[tuple[float, float]], title: str, unit: str, step: bool = False) -> str:
