@@ -16,14 +16,17 @@ $(BIN)/.installed: requirements.txt
 	touch $@
 
 # The tests also drive the local exchange with third-party clients (requirements-dev.txt).
-$(VENV)/.installed-dev: $(BIN)/.installed requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+# matplotlib (requirements-plot.txt) too: it is optional for users, but `--plot` is tested.
+$(VENV)/.installed-dev: $(BIN)/.installed requirements-dev.txt requirements-plot.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt \
+	    -r requirements-plot.txt
 	touch $@
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m app.main --venue sim --run-seconds $(RUN_SECONDS)
 
 test: $(VENV)/.installed-dev
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
 # The bot against a local exchange injecting every fault at random; a table and exit code at the end.

@@ -209,8 +209,12 @@ def _totals(trades: list[TradeResult], loose_funding: Decimal, base: str = "BTC"
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if "--plot" in args:                  # PNG charts (app/plots.py; matplotlib is optional)
+        from app import plots
+        return plots.main([a for a in args if a != "--plot"])
     if len(args) > 1 or (args and args[0] in ("-h", "--help")):
-        print("usage: python -m app.report [trades_log.csv]")
+        print("usage: python -m app.report [trades_log.csv]\n"
+              "       python -m app.report --plot [--out DIR] [trades_log.csv ...]")
         return 0 if args and args[0] in ("-h", "--help") else 2
     path = Path(args[0] if args else "trades_log.csv")
     errors: list[tuple[int, str]] = []

@@ -1,0 +1,34 @@
+"""`python -m app.report --plot`: PNGs per ledger; without matplotlib one line and exit 2."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import plots
+from app.report import main
+from arbitrage.tradelog import read_rows
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "trades_log.csv.example"
+
+
+def test_plot_writes_spread_and_net_pngs_per_ledger(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    ledger = tmp_path / "btc" / "trades_log.csv"
+    ledger.parent.mkdir()
+    ledger.write_text(EXAMPLE.read_text())
+    assert main(["--plot", "--out", str(tmp_path / "png"), str(ledger)]) == 0
+    for name in ("btc_spread.png", "btc_net_btc.png"):
+        data = (tmp_path / "png" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    spread, net = plots.series(read_rows(ledger, errors=[]))
+    assert len(spread) == 2 and len(net) == 1          # one open and one close row, one trade
+    assert f"{tmp_path / 'png' / 'btc_spread.png'}: 2 point(s)" in capsys.readouterr().out
+
+
+def test_plot_without_matplotlib_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)      # import fails as if not installed
+    assert main(["--plot", "--out", str(tmp_path), str(EXAMPLE)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["--plot needs matplotlib, which is optional: pip install -r requirements-plot.txt"]
