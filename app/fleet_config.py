@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from arbitrage.config import KEY_NAMES, SPECS, Settings, SettingsError, load_settings
 
 FLEET_KEYS = {"run_dir": "fleet", "page_host": "127.0.0.1", "page_port": 8090, "budget_usd": None}
-INSTANCE_KEYS = ("id", "spot", "coinm", "size", "account", "log")
+INSTANCE_KEYS = ("id", "spot", "coinm", "size", "account", "log", "metrics_port")
 ALIASES = {"spot": "spot_symbol", "coinm": "coinm_symbol", "size": "max_q_btc_frontier"}
 PER_INSTANCE_ONLY = ("state_path", "trades_log")      # a shared one would mix two bots' books
 _SETTING_NAMES = {spec.name for spec in SPECS}
@@ -40,6 +40,7 @@ class Instance:
     log: Path
     status: Path
     control: Path
+    metrics_port: int | None = None     # the instance's own /metrics on 127.0.0.1 (None = off)
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _settings_table(where: str, table: dict, problems: list[str], instance: bool
     out: dict[str, str] = {}
     for key, value in table.items():
         name = ALIASES.get(key, key) if instance else key
-        if instance and key in ("id", "account", "log"):
+        if instance and key in ("id", "account", "log", "metrics_port"):
             continue
         if name in KEY_NAMES:
             problems.append(f"{where}: {name.upper()}: not allowed in the fleet file (expected keys "
@@ -184,10 +185,16 @@ def _instance(n: int, entry: dict, shared: dict[str, str], run_dir: Path, single
     if settings.flatten_on_exit:
         problems.append(f"{where}: FLATTEN_ON_EXIT: true is not allowed in a fleet (expected false: "
                         f"stopping the fleet pauses, it never unwinds; use `flatten {inst_id}`)")
+    port = entry.get("metrics_port")
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool)
+                             or not 1 <= port <= 65535):
+        problems.append(f"{where}: METRICS_PORT: {port!r} is not a port (expected 1-65535, or "
+                        f"leave it out for none)")
+        port = None
     status_dir = run_dir / "status"
     return Instance(inst_id, account, settings, overrides,
                     Path(str(entry["log"])) if "log" in entry else run_dir / "logs" / f"{inst_id}.log",
-                    status_dir / f"{inst_id}.json", status_dir / f"{inst_id}.control.json")
+                    status_dir / f"{inst_id}.json", status_dir / f"{inst_id}.control.json", port)
 
 
 def instance_environ(environ: Mapping[str, str], overrides: Mapping[str, str],
@@ -209,6 +216,11 @@ def _between_instances(instances: list[Instance]) -> list[str]:
     problems = []
     seen: dict[tuple[str, str], str] = {}
     for inst in instances:
+        if inst.metrics_port is not None:
+            other = seen.setdefault(("METRICS_PORT", str(inst.metrics_port)), inst.id)
+            if other != inst.id:
+                problems.append(f"instance {inst.id}: METRICS_PORT: {inst.metrics_port} is already "
+                                f"used by instance {other} (expected one port per instance)")
         s = inst.settings
         for label, value in (("ID", inst.id), ("SPOT_SYMBOL", s.spot_symbol),
                              ("COINM_SYMBOL", s.coinm_symbol),

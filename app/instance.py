@@ -17,6 +17,7 @@ import time
 
 from app import main as bot_main
 from app.fleet_config import FleetError, instance_environ, load_fleet
+from arbitrage.ops import metrics
 from arbitrage.ops.sink import StatusSink
 
 
@@ -57,6 +58,13 @@ def _run(argv: list[str] | None) -> int:
     os.environ.clear()                   # the account's keys replace the default ones
     os.environ.update(env)
     sink = StatusSink(inst.id, inst.status, inst.control)
+    if inst.metrics_port:
+        try:
+            metrics.serve_instance(inst.metrics_port, lambda: sink.latest)
+        except OSError as exc:
+            print(f"error: instance {inst.id}: METRICS_PORT: {inst.metrics_port} cannot be "
+                  f"opened on 127.0.0.1 ({exc.strerror}) (expected a free port)", file=sys.stderr)
+            return bot_main.EXIT_SETTINGS
     return bot_main.main([], on_bot=sink.attach)
 
 

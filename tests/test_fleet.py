@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,6 +46,7 @@ id = "btc"
 spot = "BTCUSDT"
 coinm = "BTCUSD_PERP"
 size = 0.05
+metrics_port = {btc_metrics}   # its own /metrics too (for a fleet run by systemd or containers)
 
 [[instances]]
 id = "eth"
@@ -75,7 +77,10 @@ def fleet(tmp_path_factory):
         key, value = sim.stdout.readline().split(maxsplit=1)
         info[key] = value.strip()
     config = tmp / "fleet.toml"
-    config.write_text(FLEET_TOML.format(run=tmp / "run", sim=info["REST"]))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        btc_metrics = s.getsockname()[1]
+    config.write_text(FLEET_TOML.format(run=tmp / "run", sim=info["REST"], btc_metrics=btc_metrics))
     started = _fleet("start", config=config)
     assert started.returncode == 0, started.stderr
     lines = started.stdout.splitlines()
@@ -84,7 +89,7 @@ def fleet(tmp_path_factory):
     base = url.rsplit("/arb", 1)[0]
     yield {"config": config, "run": tmp / "run", "base": base, "url": url, "token": token,
            "sim_rest": info["REST"], "key": info["KEY"], "secret": info["SECRET"],
-           "stdout": started.stdout}
+           "stdout": started.stdout, "btc_metrics": btc_metrics}
     _fleet("stop", config=config)
     sim.send_signal(signal.SIGTERM)
     sim.wait(timeout=20)
@@ -131,6 +136,9 @@ def test_metrics_have_the_series_of_both_instances(fleet):
         assert f'arb_spread_bps{{instance="{i}"}}' in text
         assert f'arb_net_btc{{instance="{i}"}}' in text
     assert 'arb_up{coinm="SOLUSD_PERP",instance="sol",spot="SOLUSDT"} 0.0' in text
+    own = requests.get(f"http://127.0.0.1:{fleet['btc_metrics']}/metrics", timeout=5).text
+    assert 'arb_up{coinm="BTCUSD_PERP",instance="btc",spot="BTCUSDT"} 1.0' in own
+    assert 'arb_spread_bps{instance="btc"}' in own and 'instance="eth"' not in own
 
 
 def test_the_token_is_needed_and_never_shown(fleet):

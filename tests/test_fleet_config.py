@@ -84,6 +84,16 @@ def test_ids_files_keys_and_flatten_on_exit(tmp_path):
     assert "instance #1" not in text
 
 
+def test_metrics_ports_are_ports_and_not_shared(tmp_path):
+    got = problems(tmp_path, TWO.replace("size = 0.1", "size = 0.1\nmetrics_port = 9100")
+                   .replace("size = 2", "size = 2\nmetrics_port = 9100"))
+    assert got == ["instance eth: METRICS_PORT: 9100 is already used by instance btc (expected one "
+                   "port per instance)"]
+    got = problems(tmp_path, TWO.replace("size = 2", "size = 2\nmetrics_port = \"x\""))
+    assert got == ["instance eth: METRICS_PORT: 'x' is not a port (expected 1-65535, or leave it "
+                   "out for none)"]
+
+
 def test_without_instances_it_is_one_bot(tmp_path):
     fleet = load_fleet(write(tmp_path, 'run_dir = "{run}"\npair = "ETH"\n'), environ={},
                        dotenv_path=None)

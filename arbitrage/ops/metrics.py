@@ -63,3 +63,25 @@ def render(rows: Callable[[], list[dict]]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector(rows))
     return generate_latest(registry)
+
+
+def status_row(status: dict | None) -> list[dict]:
+    """An instance's own status as a row for its own /metrics (`metrics_port`): what this process
+    knows; the ledger figures (fills, net, funding) are the fleet page's."""
+    if not status:
+        return []
+    return [{"id": status["id"], "spot": status["spot"], "coinm": status["coinm"], "running": True,
+             "state": status["state"], "paused": status["paused"],
+             "spread_bps": status["spread_bps"], "open_orders": status["open_orders"],
+             "net_btc": None, "funding_btc": None, "latency": status["latency"],
+             "status_age_s": None, "fills": None, "trades_closed": status["trades_closed"],
+             "entries": status["entries"], "rejections": status["rejections"]}]
+
+
+def serve_instance(port: int, latest: Callable[[], dict | None]) -> int:
+    """/metrics of one instance on 127.0.0.1:`port` (a daemon thread); returns the bound port."""
+    from prometheus_client import start_http_server
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(lambda: status_row(latest())))
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    return server.server_address[1]
