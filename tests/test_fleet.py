@@ -256,6 +256,23 @@ def test_sigkill_is_followed_by_a_restart_that_reconciles(fleet):
     assert "[STATE] state matches the exchange" in log or "was in flight" in log
 
 
+def test_flatten_closes_the_open_trade_then_pauses(fleet):
+    wait_for(lambda: rows(fleet)["btc"]["state"] == "HEDGED", timeout=60, interval=0.2,
+             what="btc holding a trade")
+    trade = rows(fleet)["btc"]["trade"]["trade_id"]
+    flattened = _fleet("flatten", "btc", config=fleet["config"])
+    assert flattened.returncode == 0, flattened.stderr
+    wait_for(lambda: (r := rows(fleet)["btc"])["state"] == "FLAT"
+             and r["paused"] == "flattened by the operator", timeout=30, interval=0.3,
+             what="btc flat and paused")
+    log = (fleet["run"] / "logs" / "btc.log").read_text()
+    assert f"[EXIT] {trade} " in log                 # by its exit path (flatten, or its own rule)
+    entries = rows(fleet)["btc"]["entries"]
+    time.sleep(3)
+    assert rows(fleet)["btc"]["entries"] == entries and rows(fleet)["btc"]["state"] == "FLAT"
+    assert _fleet("resume", "btc", config=fleet["config"]).returncode == 0
+
+
 def test_a_halted_instance_stays_halted_and_the_page_says_why(fleet, browser):
     paused = _fleet("pause", "eth", config=fleet["config"])
     assert paused.returncode == 0, paused.stderr
