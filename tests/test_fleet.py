@@ -72,27 +72,30 @@ def fleet(tmp_path_factory):
     sim = subprocess.Popen([sys.executable, "-m", "arbitrage.sim", "--seed", "7",
                             "--log-level", "WARNING"], cwd=REPO, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True)
-    info = {}
-    for _ in range(4):
-        key, value = sim.stdout.readline().split(maxsplit=1)
-        info[key] = value.strip()
     config = tmp / "fleet.toml"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        btc_metrics = s.getsockname()[1]
-    config.write_text(FLEET_TOML.format(run=tmp / "run", sim=info["REST"], btc_metrics=btc_metrics))
-    started = _fleet("start", config=config)
-    assert started.returncode == 0, started.stderr
-    lines = started.stdout.splitlines()
-    url = next(line.split(": ", 1)[1] for line in lines if line.startswith("page: "))
-    token = next(line.rsplit(": ", 1)[1] for line in lines if line.startswith("token "))
-    base = url.rsplit("/arb", 1)[0]
-    yield {"config": config, "run": tmp / "run", "base": base, "url": url, "token": token,
-           "sim_rest": info["REST"], "key": info["KEY"], "secret": info["SECRET"],
-           "stdout": started.stdout, "btc_metrics": btc_metrics}
-    _fleet("stop", config=config)
-    sim.send_signal(signal.SIGTERM)
-    sim.wait(timeout=20)
+    try:
+        info = {}
+        for _ in range(4):
+            key, value = sim.stdout.readline().split(maxsplit=1)
+            info[key] = value.strip()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            btc_metrics = s.getsockname()[1]
+        config.write_text(FLEET_TOML.format(run=tmp / "run", sim=info["REST"],
+                                            btc_metrics=btc_metrics))
+        started = _fleet("start", config=config)
+        assert started.returncode == 0, started.stderr
+        lines = started.stdout.splitlines()
+        url = next(line.split(": ", 1)[1] for line in lines if line.startswith("page: "))
+        token = next(line.rsplit(": ", 1)[1] for line in lines if line.startswith("token "))
+        yield {"config": config, "run": tmp / "run", "base": url.rsplit("/arb", 1)[0], "url": url,
+               "token": token, "sim_rest": info["REST"], "key": info["KEY"],
+               "secret": info["SECRET"], "stdout": started.stdout, "btc_metrics": btc_metrics}
+    finally:
+        if config.exists():
+            _fleet("stop", config=config)
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=20)
 
 
 def rows(fleet) -> dict[str, dict]:
@@ -273,7 +276,7 @@ def test_flatten_closes_the_open_trade_then_pauses(fleet):
     assert _fleet("resume", "btc", config=fleet["config"]).returncode == 0
 
 
-def test_a_halted_instance_stays_halted_and_the_page_says_why(fleet, browser):
+def test_a_halted_instance_stays_halted(fleet):
     paused = _fleet("pause", "eth", config=fleet["config"])
     assert paused.returncode == 0, paused.stderr
     wait_for(lambda: (r := rows(fleet)["eth"])["paused"] and r["state"] == "FLAT",
@@ -289,6 +292,9 @@ def test_a_halted_instance_stays_halted_and_the_page_says_why(fleet, browser):
     time.sleep(3)
     eth = rows(fleet)["eth"]
     assert eth["state"] == "HALTED" and eth["pid"] == pid and eth["running"]
+
+
+def test_the_page_says_why_an_instance_halted(fleet, browser):
     browser.get(fleet["url"])
     wait_for(lambda: "outside the bot" in (_text(browser, "#row-eth td.error") or ""),
              timeout=15, what="the page to say why eth halted")
