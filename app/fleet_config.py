@@ -25,7 +25,7 @@ from arbitrage.config import KEY_NAMES, SPECS, Settings, SettingsError, load_set
 
 FLEET_KEYS = {"run_dir": "fleet", "page_host": "127.0.0.1", "page_port": 8090, "budget_usd": None}
 INSTANCE_KEYS = ("id", "spot", "coinm", "size", "account", "log", "metrics_port")
-ALIASES = {"spot": "spot_symbol", "coinm": "coinm_symbol", "size": "max_q_btc_frontier"}
+ALIASES = {"spot": "spot_symbol", "coinm": "coinm_symbol", "size": "max_q_base_frontier"}
 PER_INSTANCE_ONLY = ("state_path", "trades_log")      # a shared one would mix two bots' books
 _SETTING_NAMES = {spec.name for spec in SPECS}
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -170,6 +170,13 @@ def _instance(n: int, entry: dict, shared: dict[str, str], run_dir: Path, single
         return None
     overrides = {**shared, **_settings_table(where, entry, problems, instance=True)}
     base = run_dir / inst_id
+    if "STATE_PATH" not in overrides or "TRADES_LOG" not in overrides:
+        try:                # the fleet's own folder for the instance's files (the bot wants it to exist)
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problems.append(f"{where}: RUN_DIR: {str(run_dir)!r} cannot hold the instance's files "
+                            f"({exc.strerror}) (expected a writable folder)")
+            return None
     overrides.setdefault("STATE_PATH", str(base / "state.json"))
     overrides.setdefault("TRADES_LOG", str(base / "trades_log.csv"))
     try:
@@ -239,8 +246,9 @@ def _between_instances(instances: list[Instance]) -> list[str]:
 
 
 def budget_problems(fleet: Fleet, prices: Mapping[str, Decimal]) -> list[str]:
-    """Σ of the instances' largest trade (MAX_Q_BTC_FRONTIER, or V_USD with fixed sizing) at
-    today's price, per account, against that account's budget. An account's instances share its
+    """Σ of the instances' largest trade (the frontier's caps MAX_V_USD_FRONTIER and
+    MAX_Q_BASE_FRONTIER at today's price, or V_USD with fixed sizing), per account, against that
+    account's budget. An account's instances share its
     USDT and margin: each must be able to hold its largest trade at the same time."""
     problems = []
     for account, budget in fleet.budget_usd.items():
@@ -248,21 +256,34 @@ def budget_problems(fleet: Fleet, prices: Mapping[str, Decimal]) -> list[str]:
         total = Decimal(0)
         parts = []
         for inst in members:
-            usd = largest_trade_usd(inst.settings, prices.get(inst.settings.spot_symbol))
+            s = inst.settings
+            if s.auto_from_frontier and not s.max_v_usd_frontier and not s.max_q_base_frontier:
+                problems.append(f"instance {inst.id}: BUDGET_USD: the instance has no size cap "
+                                f"(expected SIZE / MAX_Q_BASE_FRONTIER or MAX_V_USD_FRONTIER > 0 "
+                                f"when the account has a budget)")
+                continue
+            usd = largest_trade_usd(s, prices.get(s.spot_symbol))
             if usd is None:
                 problems.append(f"instance {inst.id}: BUDGET_USD: no price for "
-                                f"{inst.settings.spot_symbol} to check the budget against")
+                                f"{s.spot_symbol} to check the budget against")
                 continue
             total += usd
             parts.append(f"{inst.id} ${usd:,.0f}")
         if total > budget:
             problems.append(f"BUDGET_USD: account {account}: the instances' largest trades add up to "
                             f"${total:,.0f} ({', '.join(parts)}) but the budget is ${budget:,.0f} "
-                            f"(expected smaller SIZE / MAX_Q_BTC_FRONTIER, or a larger budget)")
+                            f"(expected smaller SIZE / MAX_V_USD_FRONTIER, or a larger budget)")
     return problems
 
 
 def largest_trade_usd(s: Settings, price: Decimal | None) -> Decimal | None:
+    """The notional of the largest entry the settings allow (the smaller of the two frontier caps;
+    0 is no cap). None when the base-coin cap needs a price that is unknown."""
     if not s.auto_from_frontier:
         return s.v_usd
-    return None if price is None else s.max_q_btc_frontier * price
+    caps = [s.max_v_usd_frontier] if s.max_v_usd_frontier else []
+    if s.max_q_base_frontier:
+        if price is None:
+            return None
+        caps.append(s.max_q_base_frontier * price)
+    return min(caps)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from app.report import _basis_bps, trade_results
+from app.report import _basis_bps, by_pair, trade_results
 from arbitrage.ledger import CLOSE, OPEN
 from arbitrage.tradelog import TradeLogError, read_rows
 
@@ -22,6 +23,15 @@ def label_of(path: Path) -> str:
     if path.stem == "trades_log" and path.parent.name not in ("", "."):
         return path.parent.name
     return path.stem
+
+
+def groups_of(path: Path, rows) -> list[tuple[str, list]]:
+    """(label, rows) per pair: a ledger holding several pairs (its pair columns) gets one set of
+    charts per pair, named after the spot symbol."""
+    groups = by_pair(rows)
+    if len(groups) <= 1:
+        return [(label_of(path), rows)]
+    return [(f"{label_of(path)}_{pair.spot_symbol.lower()}", group) for pair, group in groups.items()]
 
 
 def series(rows) -> tuple[list, list]:
@@ -49,7 +59,6 @@ def main(argv: list[str]) -> int:
         print("--plot needs matplotlib, which is optional: pip install -r requirements-plot.txt",
               file=sys.stderr)
         return 2
-    from datetime import datetime, timezone
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = 0
@@ -63,28 +72,33 @@ def main(argv: list[str]) -> int:
         except (OSError, UnicodeDecodeError, TradeLogError) as exc:
             print(f"{path}: cannot be read: {exc}", file=sys.stderr)
             return 1
-        label = label_of(path)
-        spread, net = series(rows)
-        for kind, points, ylabel, step in (("spread", spread, "executed spread, bps", False),
-                                           ("net_btc", net, "cumulative net (base coin)", True)):
-            fig, ax = plt.subplots(figsize=(8, 3.2), dpi=100)
-            if points:
-                xs = [datetime.fromtimestamp(t / 1000, timezone.utc) for t, _ in points]
-                ys = [v for _, v in points]
-                if step:
-                    ax.step(xs, ys, where="post")
-                else:
-                    ax.plot(xs, ys, marker=".", linewidth=1)
-                ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))
-            else:
-                ax.text(0.5, 0.5, "no rows yet", ha="center", transform=ax.transAxes)
-            ax.axhline(0, color="#bbb", linewidth=0.8, linestyle="--")
-            ax.set_title(f"{label}: {ylabel}")
-            ax.set_xlabel("UTC")
-            fig.tight_layout()
-            target = out / f"{label}_{kind}.png"
-            fig.savefig(target)
-            plt.close(fig)
-            written += 1
-            print(f"{target}: {len(points)} point(s)")
+        for label, group in groups_of(path, rows):
+            written += _plot(plt, DateFormatter, out, label, group)
     return 0 if written else 1
+
+
+def _plot(plt, DateFormatter, out: Path, label: str, rows) -> int:
+    """Two PNGs for one pair; returns how many were written."""
+    spread, net = series(rows)
+    for kind, points, ylabel, step in (("spread", spread, "executed spread, bps", False),
+                                       ("net_btc", net, "cumulative net (base coin)", True)):
+        fig, ax = plt.subplots(figsize=(8, 3.2), dpi=100)
+        if points:
+            xs = [datetime.fromtimestamp(t / 1000, timezone.utc) for t, _ in points]
+            ys = [v for _, v in points]
+            if step:
+                ax.step(xs, ys, where="post")
+            else:
+                ax.plot(xs, ys, marker=".", linewidth=1)
+            ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))
+        else:
+            ax.text(0.5, 0.5, "no rows yet", ha="center", transform=ax.transAxes)
+        ax.axhline(0, color="#bbb", linewidth=0.8, linestyle="--")
+        ax.set_title(f"{label}: {ylabel}")
+        ax.set_xlabel("UTC")
+        fig.tight_layout()
+        target = out / f"{label}_{kind}.png"
+        fig.savefig(target)
+        plt.close(fig)
+        print(f"{target}: {len(points)} point(s)")
+    return 2

@@ -55,9 +55,9 @@ coinm = "ETHUSD_PERP"
 size = 2            # ETH: a cap that the synthetic ETH books can fill at these thresholds
 
 [[instances]]
-id = "sol"          # passes the file's checks; the exchange does not list it: exit 2 at start
-spot = "SOLUSDT"
-coinm = "SOLUSD_PERP"
+id = "xyz"          # passes the file's checks; the exchange does not list it: exit 2 at start
+spot = "XYZUSDT"
+coinm = "XYZUSD_PERP"
 """
 
 
@@ -116,17 +116,17 @@ def test_both_instances_trade_and_a_settings_error_is_reported_with_its_id(fleet
     # each has its own ledger and state file
     assert (fleet["run"] / "btc" / "trades_log.csv").exists()
     assert (fleet["run"] / "eth" / "trades_log.csv").exists()
-    wait_for(lambda: rows(fleet)["sol"]["exit_code"] == 2, timeout=30, interval=0.5,
-             what="sol to exit 2")
-    sol = rows(fleet)["sol"]
-    assert sol["process"] == "EXITED" and not sol["running"]
-    assert "settings error" in sol["state"]
-    assert "SPOT_SYMBOL: 'SOLUSDT' is not listed" in sol["error"]
+    wait_for(lambda: rows(fleet)["xyz"]["exit_code"] == 2, timeout=30, interval=0.5,
+             what="xyz to exit 2")
+    xyz = rows(fleet)["xyz"]
+    assert xyz["process"] == "EXITED" and not xyz["running"]
+    assert "settings error" in xyz["state"]
+    assert "SPOT_SYMBOL: 'XYZUSDT' is not listed" in xyz["error"]
     # exit 2 is not restarted: still the same EXITED process a few seconds later
     time.sleep(3)
-    assert rows(fleet)["sol"]["process"] == "EXITED"
+    assert rows(fleet)["xyz"]["process"] == "EXITED"
     status = _fleet("status", config=fleet["config"])
-    assert "sol" in status.stdout and "settings error" in status.stdout
+    assert "xyz" in status.stdout and "settings error" in status.stdout
 
 
 def test_metrics_have_the_series_of_both_instances(fleet):
@@ -138,7 +138,7 @@ def test_metrics_have_the_series_of_both_instances(fleet):
         assert closed and float(closed[0].split()[-1]) >= 1
         assert f'arb_spread_bps{{instance="{i}"}}' in text
         assert f'arb_net_btc{{instance="{i}"}}' in text
-    assert 'arb_up{coinm="SOLUSD_PERP",instance="sol",spot="SOLUSDT"} 0.0' in text
+    assert 'arb_up{coinm="XYZUSD_PERP",instance="xyz",spot="XYZUSDT"} 0.0' in text
     own = requests.get(f"http://127.0.0.1:{fleet['btc_metrics']}/metrics", timeout=5).text
     assert 'arb_up{coinm="BTCUSD_PERP",instance="btc",spot="BTCUSDT"} 1.0' in own
     assert 'arb_spread_bps{instance="btc"}' in own and 'instance="eth"' not in own

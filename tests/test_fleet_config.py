@@ -43,7 +43,7 @@ def test_two_instances_each_with_its_settings_state_and_ledger(tmp_path):
     fleet = load_fleet(write(tmp_path, TWO), environ={}, dotenv_path=None)
     btc, eth = fleet.instances
     assert (btc.id, btc.settings.spot_symbol, btc.settings.coinm_symbol) == ("btc", "BTCUSDT", "BTCUSD_PERP")
-    assert btc.settings.max_q_btc_frontier == Decimal("0.1") and eth.settings.max_q_btc_frontier == 2
+    assert btc.settings.max_q_base_frontier == Decimal("0.1") and eth.settings.max_q_base_frontier == 2
     assert btc.settings.enter_bps == 8 and eth.settings.enter_bps == 9      # instance beats root
     assert btc.settings.state_path == str(tmp_path / "run" / "btc" / "state.json")
     assert eth.settings.trades_log == str(tmp_path / "run" / "eth" / "trades_log.csv")
@@ -113,22 +113,34 @@ def test_an_account_has_its_own_keys_from_the_environment():
 def test_a_shared_budget_is_checked_at_todays_prices(tmp_path):
     fleet = load_fleet(write(tmp_path, "budget_usd = 10000\n" + TWO), environ={}, dotenv_path=None)
     prices = {"BTCUSDT": Decimal("60000"), "ETHUSDT": Decimal("2500")}
-    # 0.1 BTC * 60000 + 2 ETH * 2500 = 11000 > 10000
+    # 0.1 BTC * 60000 + 2 ETH * 2500 = 11000 > 10000 (MAX_V_USD_FRONTIER 30000 caps neither)
     (line,) = budget_problems(fleet, prices)
     assert line == ("BUDGET_USD: account default: the instances' largest trades add up to $11,000 "
                     "(btc $6,000, eth $5,000) but the budget is $10,000 (expected smaller SIZE / "
-                    "MAX_Q_BTC_FRONTIER, or a larger budget)")
+                    "MAX_V_USD_FRONTIER, or a larger budget)")
     assert budget_problems(fleet, {**prices, "BTCUSDT": Decimal("40000")}) == []
     assert budget_problems(fleet, {"BTCUSDT": Decimal(1)}) == [
         "instance eth: BUDGET_USD: no price for ETHUSDT to check the budget against"]
+    # the notional cap is the largest trade when it is the smaller one; accounts are separate
+    capped = load_fleet(write(tmp_path, "budget_usd = 10000\nmax_v_usd_frontier = 4000\nmin_v_usd = 1000\n"
+                              + TWO.replace('id = "eth"', 'id = "eth"\naccount = "sub"')),
+                        environ={}, dotenv_path=None)
+    assert budget_problems(capped, prices) == []
+    tight = load_fleet(write(tmp_path, "max_v_usd_frontier = 4000\nmin_v_usd = 1000\n" + TWO
+                             + "[budget_usd]\ndefault = 3000\n"), environ={}, dotenv_path=None)
+    assert budget_problems(tight, prices) == [
+        "BUDGET_USD: account default: the instances' largest trades add up to $8,000 (btc $4,000, "
+        "eth $4,000) but the budget is $3,000 (expected smaller SIZE / MAX_V_USD_FRONTIER, or a "
+        "larger budget)"]
 
 
 def test_fleet_cli_reports_problems_one_line_each(tmp_path, capsys):
     path = write(tmp_path, TWO.replace("size = 2", "size = -1"))
     assert fleet_main(["start", "--config", str(path)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err == ["error: instance eth: MAX_Q_BTC_FRONTIER: '-1' is negative (expected a decimal "
-                   "number > 0, e.g. 0.5) [from fleet.toml]"]
+    assert len(err) == 1 and err[0].startswith(
+        "error: instance eth: MAX_Q_BASE_FRONTIER: '-1' is negative (expected a decimal number")
+    assert err[0].endswith("[from fleet.toml]")
     assert fleet_main(["pause", "doge", "--config", str(write(tmp_path, TWO))]) == 2
 
 

@@ -32,3 +32,19 @@ def test_plot_without_matplotlib_is_one_line_and_exit_2(tmp_path, capsys, monkey
     assert main(["--plot", "--out", str(tmp_path), str(EXAMPLE)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["--plot needs matplotlib, which is optional: pip install -r requirements-plot.txt"]
+
+
+def test_a_ledger_of_several_pairs_gets_charts_per_pair(tmp_path):
+    pytest.importorskip("matplotlib")
+    lines = EXAMPLE.read_text().splitlines()
+    eth = [line.replace("T1723161300123", "T1723161300999").replace(",BTC,BTCUSDT,BTCUSD_PERP",
+                                                                    ",ETH,ETHUSDT,ETHUSD_PERP")
+           for line in lines[1:]]
+    ledger = tmp_path / "trades_log.csv"
+    ledger.write_text("\n".join(lines + eth) + "\n")
+    groups = plots.groups_of(ledger, read_rows(ledger, errors=[]))
+    assert [(label, len(rows)) for label, rows in groups] == [
+        (f"{tmp_path.name}_btcusdt", 3), (f"{tmp_path.name}_ethusdt", 3)]
+    assert main(["--plot", "--out", str(tmp_path / "png"), str(ledger)]) == 0
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [
+        f"{tmp_path.name}_{s}_{k}.png" for s in ("btcusdt", "ethusdt") for k in ("net_btc", "spread")]
