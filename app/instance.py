@@ -26,13 +26,15 @@ HOLD_S = 6.0    # > the supervisor's startsecs (app/fleet.py START_SECS)
 
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
+    supervised = bool(os.environ.get("SUPERVISOR_ENABLED"))    # set by supervisord
     code = _run(argv)
-    if code != bot_main.EXIT_ERROR:
+    if supervised and code != bot_main.EXIT_ERROR:
         # An exit before the supervisor's startsecs counts as a failed start and would be retried
         # whatever its code: a deliberate exit (settings, halted) waits until it is judged by its
         # code, and is then not restarted. A crash (1, or a signal) is retried with back-off.
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         stop.wait(max(0.0, HOLD_S - (time.monotonic() - started)))
     return code
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter, deque
 from types import SimpleNamespace
 
@@ -68,12 +69,18 @@ def test_sink_writes_status_and_applies_pause_and_flatten(tmp_path):
     send_command(sink.control_path, "resume")
     sink(4_000_000_000)
     assert bot.trader.paused is None
+    logging.getLogger("arbitrage.bot").warning("[NET] spot unreachable")
+    sink(5_000_000_000)
+    assert json.loads(sink.status_path.read_text())["last_problem"]["message"] == "[NET] spot unreachable"
+    logging.getLogger().removeHandler(sink.problems)
 
 
 def test_a_restarted_instance_comes_back_paused(tmp_path):
     send_command(tmp_path / "c.json", "pause")
     bot = fake_bot()
-    StatusSink("eth", tmp_path / "s.json", tmp_path / "c.json").attach(bot)
+    sink = StatusSink("eth", tmp_path / "s.json", tmp_path / "c.json")
+    sink.attach(bot)
+    logging.getLogger().removeHandler(sink.problems)
     assert bot.trader.paused == "paused by the operator"
     assert json.loads((tmp_path / "s.json").read_text())["mode"] == PAUSE
 
