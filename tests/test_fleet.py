@@ -75,7 +75,7 @@ def fleet(tmp_path_factory):
     config = tmp / "fleet.toml"
     try:
         info = {}
-        for _ in range(4):
+        while "INFO" not in info:            # REST, WS, ..., KEY, SECRET, then INFO
             key, value = sim.stdout.readline().split(maxsplit=1)
             info[key] = value.strip()
         with socket.socket() as s:
