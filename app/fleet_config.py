@@ -183,10 +183,13 @@ def _instance(n: int, entry: dict, shared: dict[str, str], run_dir: Path, single
         settings = load_settings([], instance_environ(environ, overrides, account),
                                  dotenv_path=dotenv_path)
     except SettingsError as exc:
+        used = {ALIASES[k].upper(): k.upper() for k in entry if k in ALIASES}
         for p in exc.problems:
             name = p.split(":", 1)[0]
             if name in overrides:
                 p = p.replace("[from env]", f"[from {file_name}]")
+            if name in used:                     # say it with the word the file used
+                p = f"{used[name]} ({name}){p[len(name):]}"
             problems.append(f"{where}: {p}")
         return None
     if settings.flatten_on_exit:

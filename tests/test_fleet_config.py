@@ -139,7 +139,7 @@ def test_fleet_cli_reports_problems_one_line_each(tmp_path, capsys):
     assert fleet_main(["start", "--config", str(path)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(
-        "error: instance eth: MAX_Q_BASE_FRONTIER: '-1' is negative (expected a decimal number")
+        "error: instance eth: SIZE (MAX_Q_BASE_FRONTIER): '-1' is negative (expected a decimal number")
     assert err[0].endswith("[from fleet.toml]")
     assert fleet_main(["pause", "doge", "--config", str(write(tmp_path, TWO))]) == 2
 
