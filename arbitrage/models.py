@@ -247,3 +247,60 @@ class Income:
     time_ms: int
     tran_id: int
     trade_id: str
+
+
+# --- user data streams (binance-ws-api.md §6) -----------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ExecutionEvent:
+    """One order event: spot `executionReport`, COIN-M `ORDER_TRADE_UPDATE`. `last_qty` > 0 and
+    `trade_id` set on a fill; `cum_qty` is the order's running total (keep the largest seen)."""
+    market: str
+    symbol: str
+    client_order_id: str          # the order's own id (spot cancels: the original, `C`)
+    order_id: int
+    side: str
+    execution_type: str           # NEW, TRADE, CANCELED, EXPIRED, AMENDMENT/REPLACED, ...
+    status: str                   # the order's status after this event
+    last_qty: Decimal
+    last_price: Decimal
+    cum_qty: Decimal
+    commission: Decimal
+    commission_asset: str | None
+    trade_id: int | None          # None when the event is not a fill
+    maker: bool
+    realized_pnl: Decimal         # COIN-M `rp`; 0 on spot
+    exchange_time: int            # ms: the transaction time `T`
+    recv_time: int                # ns since the epoch, taken when the frame was read
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceEvent:
+    """Spot `outboundAccountPosition` (absolute free/locked per asset) or `balanceUpdate` (a
+    delta); COIN-M ACCOUNT_UPDATE balances (wallet balance)."""
+    market: str
+    reason: str                   # spot: "POSITION" / "DELTA"; COIN-M: ACCOUNT_UPDATE `m`
+    balances: dict[str, tuple[Decimal, Decimal]]   # asset -> (free or wallet, locked or cross wallet)
+    exchange_time: int
+    recv_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionEvent:
+    """One COIN-M position from ACCOUNT_UPDATE, with its reason (ORDER, FUNDING_FEE, ...)."""
+    symbol: str
+    reason: str
+    amount: Decimal               # signed contracts
+    entry_price: Decimal
+    exchange_time: int
+    recv_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserStreamGap:
+    """The user stream was not delivering between `since` and `until` (ns since the epoch):
+    events may be lost, so reconcile by REST before any new entry."""
+    market: str
+    since: int
+    until: int
+    reason: str

@@ -19,7 +19,7 @@ from arbitrage.exchanges.binance_rest import (
     BinanceRestClient, call, dec, filters_by_type, get_for_symbol, grid_fields, parsing,
 )
 from arbitrage.exchanges.errors import UnknownSymbol
-from arbitrage.exchanges.orders_wire import parse_coinm_order, parse_coinm_trade, rows
+from arbitrage.exchanges.orders_wire import flag, parse_coinm_order, parse_coinm_trade, rows
 from arbitrage.models import (
     COINM, CoinmAccount, Fill, FundingSettlement, Income, MarkPrice, Position, SymbolRules,
 )
@@ -100,6 +100,13 @@ class CoinmClient(BinanceRestClient):
         with parsing("GET", path, data):
             mine = [row for row in rows(data) if row["symbol"] == symbol]
             return positions_by_symbol(mine).get(symbol) or flat_position(symbol)
+
+    def dual_side_position(self) -> bool:
+        """GET /dapi/v1/positionSide/dual: True in hedge mode; the bot needs one-way (False)."""
+        path = "/dapi/v1/positionSide/dual"
+        data = call(self.http, "GET", path, signed=True)
+        with parsing("GET", path, data):
+            return flag(data["dualSidePosition"])
 
     def fills(self, symbol: str, order_id: int) -> list[Fill]:
         """The executions of one order (the execution layer's name for user_trades)."""

@@ -29,7 +29,7 @@ from arbitrage.models import DepthSnapshot, OrderRequest, OrderState, SymbolRule
 log = logging.getLogger(__name__)
 
 # Binance codes the callers act on, as their own Rejected subclasses (reference §7.4, §10.5).
-_TYPED_REJECTIONS: dict[int, type[Rejected]] = {
+TYPED_REJECTIONS: dict[int, type[Rejected]] = {
     -1121: UnknownSymbol,    # "Invalid symbol."
     -2013: OrderNotFound,    # "Order does not exist."
     -2011: CancelRejected,   # "Unknown order sent." (cancel of an unknown or final order)
@@ -78,7 +78,7 @@ def call(http: BinanceHttp, method: str, path: str, params: Params = None,
     try:
         return http.request(method, path, params, signed=signed)
     except Rejected as exc:
-        typed = _TYPED_REJECTIONS.get(exc.code) if type(exc) is Rejected else None
+        typed = TYPED_REJECTIONS.get(exc.code) if type(exc) is Rejected else None
         if typed is None:
             raise
         raise typed(exc.msg, status=exc.status, code=exc.code,

@@ -290,6 +290,19 @@ class BinanceHttp:
                               status=resp.status_code, method=method, path=path)
         return payload
 
+    def hold_off(self, seconds: float, banned: bool) -> None:
+        """A 429/418 window (from REST or the WebSocket API of the same IP): nothing is sent
+        until it has passed."""
+        until = self._clock() + seconds
+        if until >= self._blocked_until:   # a shorter window never shortens a longer one
+            self._blocked_until = until
+            self._blocked_by_ban = banned
+        self.bans += 1
+
+    def check_not_blocked(self, method: str, path: str) -> None:
+        """Raise RateLimited/IpBanned while a Retry-After window is active."""
+        self._check_not_blocked(method, path)
+
     def _check_not_blocked(self, method: str, path: str) -> None:
         remaining = self._blocked_until - self._clock()
         if remaining > 0:
@@ -315,11 +328,7 @@ class BinanceHttp:
         text = msg if msg is not None else content[:_SNIPPET * 4].decode("utf-8", errors="replace")
         if status in (418, 429):
             retry_after = self._retry_after(headers, status)
-            until = self._clock() + retry_after
-            if until >= self._blocked_until:   # a shorter window never shortens a longer one
-                self._blocked_until = until
-                self._blocked_by_ban = status == 418
-            self.bans += 1
+            self.hold_off(retry_after, banned=status == 418)
             if status == 418:
                 log.warning("[BAN] %s %s HTTP 418: IP banned, no request for %.1fs",
                             method, path, retry_after)

@@ -1,4 +1,4 @@
-"""COIN-M endpoints beyond the order book's: balances, order modification and the listenKey of
+"""COIN-M endpoints beyond the order book's: balances, position mode, order modification and the listenKey of
 the user data stream (reference §12.2, binance-ws-api.md §5.3–§5.5), for REST and the WebSocket
 API alike. The listenKey endpoints need only the API key (no timestamp, no signature)."""
 from __future__ import annotations
@@ -22,7 +22,13 @@ class CoinmUserApi:
             ("POST", "/dapi/v1/listenKey"): Route(self.start_key, 1),
             ("PUT", "/dapi/v1/listenKey"): Route(lambda r: (self.ping_key(r), {})[1], 1),
             ("DELETE", "/dapi/v1/listenKey"): Route(self.stop_key, 1),
+            ("GET", "/dapi/v1/positionSide/dual"): Route(self.position_mode, 30),
         }
+
+    def position_mode(self, req: Request) -> dict:
+        """The local exchange is one-way only (reference §7: positionSide BOTH)."""
+        self.api._signed(req)
+        return {"dualSidePosition": False}
 
     def balance(self, req: Request) -> list[dict]:
         """One row per coin, as `account.balance` / GET /dapi/v1/balance send them."""
