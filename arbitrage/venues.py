@@ -43,3 +43,18 @@ def urls_for(venue: str) -> VenueUrls:
             raise ValueError("sim URLs are only known at run time: build VenueUrls from the local "
                              "exchange's addresses") from None
         raise ValueError(f"unknown venue {venue!r} (expected one of {', '.join(_KNOWN)})") from None
+
+
+# WebSocket API endpoints (binance-ws-api.md §1.1): (spot `/ws-api/v3`, COIN-M `/ws-dapi/v1`), full
+# URLs. The COIN-M user stream is `coinm_ws + /ws/<listenKey>`.
+_WS_API: dict[str, tuple[str, str]] = {
+    "testnet": ("wss://ws-api.testnet.binance.vision/ws-api/v3",
+                "wss://testnet.binancefuture.com/ws-dapi/v1"),
+    "live": ("wss://ws-api.binance.com:443/ws-api/v3", "wss://ws-dapi.binance.com/ws-dapi/v1"),
+}
+
+
+def ws_api_urls_for(venue: str) -> tuple[str, str]:
+    """(spot, COIN-M) WebSocket API URLs of a remote venue; ValueError for sim or unknown."""
+    urls_for(venue)          # the same errors for sim and unknown names
+    return _WS_API[venue]
