@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import latency, replay, startup
+from bench import latency, replay, startup, ws_api_path
 from bench.botkit import build_bot, quiet
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DATA, help="folder of the recorded captures")
     ap.add_argument("--entries", type=int, default=100, help="entries for the latency figure")
+    ap.add_argument("--lane-orders", type=int, default=300,
+                    help="orders per lane for the WebSocket API vs REST call -> wire figure")
     ap.add_argument("--demo-seconds", type=float, default=60.0)
     args = ap.parse_args(argv)
     quiet()
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"latency: {args.entries} entries against a local exchange in its own process ...",
           flush=True)
     lat = latency.measure(entries=args.entries, timeout_s=50.0)
+    print(f"order entry lanes: {args.lane_orders} orders per lane, placed and cancelled ...", flush=True)
+    lanes = ws_api_path.measure(args.lane_orders)
 
     hot = statistics.median(tp.hot_s)
     rows = [
@@ -135,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         dist_row("  of which event -> bot's send call (ms)", lat.decide_us, 1e3, "{:.2f}"),
         dist_row("  of which send call -> socket (ms)", lat.build_us, 1e3, "{:.2f}"),
         dist_row("skew between the two legs (ms)", lat.skew_us, 1e3, "{:.2f}", TARGETS["skew_ms"]),
+        dist_row("order.place call -> wire, WebSocket API (ms)", lanes.ws_us, 1e3, "{:.3f}"),
+        dist_row("order POST call -> socket, REST (ms)", lanes.rest_us, 1e3, "{:.3f}"),
     ]
     if ready:
         rows.append(("start-up to trading allowed (s)", f"{statistics.median(ready):.2f}",
