@@ -46,6 +46,7 @@ _CLOCK_CODES = (-1021, -4188)
 _UNKNOWN_CODES = (-1007,)
 _RETRYABLE_CODES = (-1001, -1008)
 _DEFAULT_RETRY_AFTER = {429: 10.0, 418: 120.0}
+_STABLE_AFTER_S = 30.0     # a connection that lived this long resets the reconnect backoff
 
 
 def ws_signature(secret: str, params: dict[str, Any]) -> str:
@@ -228,9 +229,11 @@ class WsApiConnection:
         while not self._stop.is_set():
             ws = self._connect()
             if ws is not None:
-                attempt = 0
+                began = time.monotonic()
                 reason = self._read(ws)
                 self._lost(reason)
+                if time.monotonic() - began >= _STABLE_AFTER_S:
+                    attempt = 0      # a connection cut at once keeps backing off (300 per 5 min)
             if self._stop.is_set():
                 break
             self._stop.wait(backoff_delay(attempt, self.backoff_initial, self.backoff_max,
