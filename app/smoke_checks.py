@@ -137,7 +137,8 @@ def _filters(l: Lanes) -> str:
 def _ws_api(l: Lanes) -> str:
     status = l.spot_ws.session_status()
     position = l.coinm_ws.position(l.coinm_symbol)
-    return f"spot session.status ok; COIN-M account.position {position.amount:f} contracts"
+    return (f"spot session.status serverTime {status['serverTime']}; "
+            f"COIN-M account.position {position.amount:f} contracts")
 
 
 def _user_streams(l: Lanes) -> str:
