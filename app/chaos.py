@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"  rss {rss[-1]:.0f} MB", flush=True)
     ex.calm()                 # the end state is read from an exchange that answers straight
     time.sleep(3.5)           # a rate-limit window still open runs out
+    bot.sweep_now(act=False)  # what the last faults did after the bot's own last sweep is booked
     report = _end_state(bot, ex, start, work, rss)
     ex.stop()
     print(report.text)

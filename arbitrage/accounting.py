@@ -20,6 +20,7 @@ from arbitrage.ledger import (Balances, FundingDedup, Invariant, LedgerRow, Orde
 from arbitrage.models import COINM, SPOT, Income, SymbolRules
 from arbitrage.strategy.engine import Trade
 from arbitrage.strategy.frontier import BUY_SPOT
+from arbitrage.sweep import OVERLAP_MS, cut
 from arbitrage.tradelog import TradeLog, read_rows, row_key
 
 log = logging.getLogger("arbitrage.accounting")
@@ -41,13 +42,20 @@ class Accounting:
         self.start_balances: Balances | None = None
         self._known = tradelog.keys() if tradelog else set()
         self._trade_rows: dict[str, list[LedgerRow]] = {}
-        self.cm_order_ids: set[str] = set()       # every COIN-M order id the ledger has seen
+        # (market, order id) of every execution booked: the ledger's rows say which orders they hold
+        self.booked: set[tuple[str, str]] = set()
+        self.last_booked_ms = 0                   # the newest execution in the file before this run
+        # the sweep of executions nobody booked (arbitrage/sweep.py): from this run's start, or
+        # from the cursor the state file saved (restore_sweep)
+        self.sweep_floor_ms = self.sweep_cursor_ms = start_ms
         if tradelog and tradelog.path.exists():
             problems: list = []
             for r in read_rows(tradelog.path, problems):
                 if r.pair != self.pair:
                     continue                      # another pair's rows: its ids and trades, not ours
-                self.cm_order_ids.update((r.cm_orderId or "").split())
+                self._note_booked(r)
+                if r.spot_orderId or r.cm_orderId:
+                    self.last_booked_ms = max(self.last_booked_ms, r.ts_ms)
                 if r.trade_id:
                     self._trade_rows.setdefault(r.trade_id, []).append(r)
             for line, reason in problems[:5]:
@@ -111,26 +119,44 @@ class Accounting:
     def _with_net(self, row: LedgerRow, trade: Trade) -> LedgerRow:
         return with_net_btc(row, self._trade_rows.get(trade.trade_id, []))
 
-    # -- executions the bot did not order (liquidation / ADL) ------------------------------
-    def on_outside_fills(self, fills: list, trade_at: Callable[[int], str | None]) -> list:
-        """COIN-M fills of orders the bot never sent (liquidation / ADL): one `adl` row per order,
-        tagged with the trade that held the hedge. Returns those fills (the engine adjusts)."""
-        by_order: dict[int, list] = {}
-        for f in fills:
-            # before this run's start balances it is in them already (and not this run's to book)
-            if f.time_ms >= self.start_ms and str(f.order_id) not in self.cm_order_ids:
-                by_order.setdefault(f.order_id, []).append(f)
+    # -- executions no pair booked (liquidation / ADL / by hand) -----------------------------
+    def restore_sweep(self, cursor_ms: int | None) -> None:
+        """On a restart: what the previous runs booked ends at their saved cursor (or, for a state
+        file older than the cursor, at the newest execution in the ledger)."""
+        cursor = cursor_ms if cursor_ms is not None else (self.last_booked_ms or self.start_ms)
+        self.sweep_floor_ms = self.sweep_cursor_ms = min(cursor, self.start_ms)
+
+    def sweep_from_ms(self) -> int:
+        """Where the next read of myTrades / userTrades starts (read off the engine thread: a
+        stale value only makes the overlap larger)."""
+        return self.sweep_cursor_ms - OVERLAP_MS
+
+    def on_outside_fills(self, fills: list, trade_at: Callable[[int], str | None],
+                         hold_from_ms: int | None = None) -> list:
+        """Executions of a sweep that no ledger row holds: one row per order — `adl` for COIN-M (a
+        liquidation or ADL), `outside` for spot — tagged with the trade that held the hedge. A pair
+        in flight since `hold_from_ms` books its own: those wait. Returns the fills booked (the
+        engine's record of the position follows them)."""
+        sweep = cut(fills, self.booked, self.sweep_floor_ms, self.sweep_cursor_ms, hold_from_ms)
+        self.sweep_cursor_ms = sweep.cursor_ms
+        by_order: dict[tuple[str, int], list] = {}
+        for f in sweep.book:
+            by_order.setdefault((f.market, f.order_id), []).append(f)
         size = self.perp_rules.contract_size or Decimal(1)
         outside = []
-        for order_id, group in by_order.items():
-            self.cm_order_ids.add(str(order_id))
+        for (market, order_id), group in by_order.items():
+            group = list({f.trade_id: f for f in group}.values())   # a repeated read of a trade
+            self.booked.add((market, str(order_id)))
             outside += group
             if self.log is None:
                 continue
-            item = OrderFills(COINM, group[0].side, "", order_id, tuple(group))
+            item = OrderFills(market, group[0].side, "", order_id, tuple(group))
             ts = _ts([item])
-            self._write(pair_row("adl", trade_at(ts) or "", f"{group[0].side}_PERP", ts, [], [item],
-                                 size, self.spot_rules.base_asset, self.spot_rules.quote_asset))
+            spot, perp = ([item], []) if market == SPOT else ([], [item])
+            event, leg = ("outside", "SPOT") if market == SPOT else ("adl", "PERP")
+            self._write(pair_row(event, trade_at(ts) or "", f"{group[0].side}_{leg}", ts, spot,
+                                 perp, size, self.spot_rules.base_asset,
+                                 self.spot_rules.quote_asset))
         return outside
 
     # -- funding ----------------------------------------------------------------------------
@@ -146,7 +172,7 @@ class Accounting:
         run's, by its time)."""
         row = with_pair(row, self.pair)
         key = row_key(row)
-        self.cm_order_ids.update((row.cm_orderId or "").split())
+        self._note_booked(row)
         if row.trade_id:
             self._trade_rows.setdefault(row.trade_id, []).append(row)
         if key in self._known:
@@ -170,6 +196,10 @@ class Accounting:
         log.info("[LEDGER] %s %s Δbtc %s Δusdt %s%s", row.event, row.trade_id or "-",
                  row.delta_btc, row.delta_usdt if row.delta_usdt is not None else "-",
                  f" net_btc {row.net_btc}" if row.net_btc is not None else "")
+
+    def _note_booked(self, row: LedgerRow) -> None:
+        self.booked.update((SPOT, i) for i in (row.spot_orderId or "").split())
+        self.booked.update((COINM, i) for i in (row.cm_orderId or "").split())
 
     def invariant(self, end: Balances) -> Invariant | None:
         if self.start_balances is None or self.log is None:

@@ -123,7 +123,6 @@ class Bot:
                                      if settings.dry_run else None)
         self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
                              self._request_account, accounting, store)
-        self._sweep_from_ms = accounting.start_ms if accounting is not None else 0
         spot_streams = [spot.depth_stream(spot_rules.symbol)]
         coinm_streams = [coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]
         if settings.verify_books:
@@ -202,6 +201,7 @@ class Bot:
             if self.accounting is not None:
                 self.accounting.funding = FundingDedup(cursor_ms=snap.income_cursor_ms,
                                                        seen=snap.seen_tran_ids)
+                self.accounting.restore_sweep(snap.trades_cursor_ms)
         elif self.accounting is not None:      # no history: funding counts from now on
             self.accounting.funding = FundingDedup(cursor_ms=self.accounting.start_ms)
         tr.baseline_contracts = decision.baseline_contracts
@@ -239,17 +239,32 @@ class Bot:
             spot, coinm = self.spot_client.account(), self.coinm_client.account()
             fills = None
             if self.accounting is not None and not self.s.dry_run:
-                # after the accounts: whatever moved the position they show is in these fills;
-                # overlapping the last sweep is harmless, an execution is booked once (order id)
-                fills = self.coinm_client.trades_since(self.perp_rules.symbol,
-                                                       self._sweep_from_ms - 60_000)
-                if fills:
-                    self._sweep_from_ms = max(self._sweep_from_ms, max(f.time_ms for f in fills))
+                fills = self._executions()
             update = AccountUpdate(spot, coinm, None, now_ms, epoch, fills)
         except (BinanceError, OSError) as exc:
             update = AccountUpdate(None, None, _short(exc), now_ms, epoch)
             log.warning("account data unavailable (entries blocked): %s", update.error)
         self._put(update)
+
+    def _executions(self) -> list:
+        """Both symbols' executions since the sweep's cursor, read after the accounts: whatever
+        moved the balances they show is in these. Overlapping the last sweep is harmless: an
+        execution is booked once (its order id is in the ledger)."""
+        since = self.accounting.sweep_from_ms()
+        return (self.spot_client.trades_since(self.spot_rules.symbol, since)
+                + self.coinm_client.trades_since(self.perp_rules.symbol, since))
+
+    def sweep_now(self, act: bool = True) -> None:
+        """A sweep on the engine thread, waiting for the answer: at the end of a run (before the
+        invariant), so an execution found late is booked by this run."""
+        if self.accounting is None or self.accounting.log is None:
+            return
+        try:
+            fills = self._executions()
+        except (BinanceError, OSError) as exc:
+            log.warning("[LEDGER] sweep of executions failed: %s", _short(exc))
+            return
+        self.trader._outside_fills(fills, time.time_ns() // 1_000_000, act=act)
 
     def _fetch_income(self) -> None:
         cursor = self.accounting.funding.cursor_ms if self.accounting else 0
@@ -266,10 +281,13 @@ class Bot:
         return Balances.from_accounts(self.spot_client.account(), self.coinm_client.account(),
                                       self.spot_rules.base_asset, self.spot_rules.quote_asset)
 
-    def check_invariant(self) -> None:
-        """Fetch the last funding and both balances, compare with the ledger, log both sides."""
+    def check_invariant(self, act: bool = False) -> None:
+        """Sweep the executions once more, fetch the last funding and both balances, compare with
+        the ledger, log both sides. `act`: a hedge the sweep finds reduced is closed (not when
+        the run is ending)."""
         if self.accounting is None or self.accounting.log is None:
             return
+        self.sweep_now(act=act)
         try:
             self._fetch_income_now()
             end = self.balances()
@@ -435,7 +453,7 @@ class Bot:
             self.trader.save()                     # likewise the state: entries wait for it
         if self.invariant_requested.is_set():
             self.invariant_requested.clear()
-            self.check_invariant()
+            self.check_invariant(act=True)
         mark = self.market.mark
         stale = mark is None or (now_ns - mark.recv_ns) / 1e6 > float(self.s.mark_stale_ms)
         if stale and time.monotonic() >= self._mark_rest_at:

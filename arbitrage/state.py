@@ -38,7 +38,8 @@ PAIR_KINDS = (None, "entry", "exit")
 # Keys that may be missing from a file (their defaults apply). Everything else is required: a
 # trade's exposure or an order's intent must never silently become a default.
 _OPTIONAL = {
-    "EngineSnapshot": frozenset({"extra", "next_trade_id"}),   # next_trade_id: older files lack it
+    # older files lack next_trade_id and trades_cursor_ms
+    "EngineSnapshot": frozenset({"extra", "next_trade_id", "trades_cursor_ms"}),
     "OrderRequest": frozenset(),
     "Trade": frozenset(f.name for f in dataclasses.fields(Trade)
                        if f.default is not dataclasses.MISSING
@@ -73,6 +74,9 @@ class EngineSnapshot:
     # the id the next entry will use, on disk before that entry's orders leave: a FLAT file with it
     # tells a restart which client ids to look for when the entry's own record never got written
     next_trade_id: str | None = None
+    # executions (spot and COIN-M, exchange time) before it are all in the ledger: a restart's
+    # sweep of myTrades / userTrades starts here (arbitrage/sweep.py)
+    trades_cursor_ms: int | None = None
     extra: dict = field(default_factory=dict)     # future fields; plain JSON values on load
 
     def __post_init__(self) -> None:

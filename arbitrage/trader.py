@@ -29,6 +29,7 @@ from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 from arbitrage.strategy.risk import (AccountLimits, AccountView, account_blocks, funding_notice,
                                      persistence_blocks)
 from arbitrage.state import EngineSnapshot, StateStore
+from arbitrage.sweep import CLOCK_MARGIN_MS
 
 log = logging.getLogger("arbitrage.trader")
 
@@ -39,7 +40,8 @@ ACCOUNT_STALE_MS = 15_000      # account data older than this blocks entries (re
 @dataclass
 class AccountUpdate:
     """Both accounts as fetched off the engine thread; `epoch` says which engine state they saw.
-    `perp_fills`: the COIN-M symbol's recent executions, to find the ones the bot did not order."""
+    `perp_fills`: the recent executions on both symbols (spot and COIN-M, read after the
+    accounts), to find the ones no pair booked."""
     spot: SpotAccount | None
     coinm: CoinmAccount | None
     error: str | None
@@ -100,6 +102,9 @@ class Trader:
         self._suspect_epoch: int | None = None   # the position disagreed once at this epoch
         self.paused: str | None = None           # why new entries are off (the operator); exits go on
         self.rejections: Counter = Counter()     # entry refusals by kind of reason (the fleet page)
+        # local time the pair in flight started (its executions are booked with its result, not
+        # by a sweep); 0 after a restart recovers one: its start is unknown, every execution waits
+        self.pair_started_ms = 0
 
     # -- events -----------------------------------------------------------------------------
     def on_evaluation(self, evaluation, market, now_ms: int) -> None:
@@ -130,6 +135,9 @@ class Trader:
             return
         pos = update.coinm.positions.get(self.perp_rules.symbol)
         amount = pos.amount if pos else Decimal(0)
+        if update.perp_fills is not None and self.accounting is not None and not self.s.dry_run:
+            # whatever the engine state: a pair in flight only holds back its own executions
+            self._outside_fills(update.perp_fills, update.fetched_ms)
         if self.baseline_contracts is None:
             self.baseline_contracts = amount
             if amount:
@@ -138,10 +146,6 @@ class Trader:
             return
         if self.s.dry_run or update.epoch != self.epoch or self.state not in (FLAT, HEDGED):
             return                                # a pair was in flight: this view may predate it
-        if update.perp_fills and self.accounting is not None:
-            self._outside_fills(update.perp_fills, update.fetched_ms)
-            if self.state not in (FLAT, HEDGED):
-                return                            # the trade is being closed because of them
         expected = self.baseline_contracts + (self.trade.contracts if self.trade else Decimal(0))
         if amount == expected:
             self._suspect_epoch = None
@@ -157,12 +161,18 @@ class Trader:
                   f"{plain(expected)}: the hedge changed outside the bot (check "
                   f"/dapi/v1/positionRisk and open orders)")
 
-    def _outside_fills(self, fills: list, now_ms: int) -> None:
-        """Executions the bot did not order (liquidation / ADL) are booked, and the bot's record
-        of the position follows them. A hedge they reduced is closed at once: its spot leg is
-        partly naked now."""
-        outside = self.accounting.on_outside_fills(fills, self.trade_at)
+    def _outside_fills(self, fills: list, now_ms: int, act: bool = True) -> None:
+        """Executions no pair booked (liquidation / ADL on COIN-M, a trade by hand) are booked,
+        and the bot's record of both accounts follows them. A hedge they reduced is closed at once
+        (its spot leg is partly naked now) unless `act` is False (the run is ending)."""
+        hold = self.pair_started_ms - CLOCK_MARGIN_MS if self.in_flight else None
+        outside = self.accounting.on_outside_fills(fills, self.trade_at, hold)
+        if not outside:
+            return
+        self._follow_spot([f for f in outside if f.market == SPOT])
+        outside = [f for f in outside if f.market == COINM]
         delta = sum((f.qty if f.side == BUY else -f.qty for f in outside), Decimal(0))
+        self.save()                               # the sweep's cursor moved with the rows
         if not delta:
             return
         self.outside_changes += 1
@@ -175,7 +185,11 @@ class Trader:
                     if t is not None and f.time_ms >= t.opened_ms), Decimal(0))
         if self.state != HEDGED or t is None or not mine:
             log.warning("[HEDGE] %s contracts traded outside the bot while no trade of it was "
-                        "open", delta)
+                        "open (engine %s)", delta, self.state)
+            return
+        if not act:
+            log.warning("[HEDGE] %s: %s contracts traded outside the bot while it stops: the "
+                        "trade holds %s, left as it is", t.trade_id, mine, t.contracts + mine)
             return
         held = t.contracts + mine
         log.warning("[HEDGE] %s: COIN-M position changed outside the bot (liquidation/ADL?) from "
@@ -187,6 +201,15 @@ class Trader:
                       f"outside the bot")
             return
         self.start_exit("hedge reduced outside", None, now_ms)   # a 0-contract leg is not sent
+
+    def _follow_spot(self, fills: list) -> None:
+        """Spot executions no pair booked change the spot BTC the bot accounts for."""
+        base = self.spot_rules.base_asset
+        for f in fills:
+            self.spot_btc_net += (f.qty if f.side == BUY else -f.qty) - (
+                f.commission if f.commission_asset == base else Decimal(0))
+            log.warning("[SPOT] %s %s %s @ %s traded outside the bot (order %s): booked",
+                        self.spot_rules.symbol, f.side, f.qty, f.price, f.order_id)
 
     def on_pair_done(self, result: PairResult, now_ms: int) -> None:
         with self._lock:
@@ -228,7 +251,8 @@ class Trader:
                 last_exit_ms=self.last_exit_ms,
                 income_cursor_ms=funding.cursor_ms if funding else 0,
                 seen_tran_ids=tuple(funding.seen_ids()) if funding else (),
-                entry_ids=tuple(self.entry_ids), next_trade_id=self.next_trade_id)
+                entry_ids=tuple(self.entry_ids), next_trade_id=self.next_trade_id,
+                trades_cursor_ms=self.accounting.sweep_cursor_ms if self.accounting else None)
 
     def save(self) -> None:
         if self.store is None or self.s.dry_run:
@@ -263,6 +287,7 @@ class Trader:
             self.entry_ids = list(snap.entry_ids)
             self.pair_kind = snap.pair_kind
             self.pending = list(snap.pending_orders)
+            self.pair_started_ms = 0              # a recovered pair: its start is not known
             # the saved reservation is kept: a FLAT file already names it, and a restart looks
             # for its orders. A used (or missing) one is replaced.
             if snap.next_trade_id is not None and self._unused(snap.next_trade_id):
@@ -378,6 +403,7 @@ class Trader:
                                 client_id(trade_id, "p", "e", 1), price=plan.perp_price,
                                 time_in_force="GTX" if maker else None)
         self.state = transition(self.state, ENTRY_SENT)
+        self.pair_started_ms = now_ms
         self.pair_kind = "entry"
         self.epoch += 1
         self.entries += 1
@@ -429,6 +455,7 @@ class Trader:
         perp_req = OrderRequest(COINM, self.perp_rules.symbol, perp_side, "MARKET", abs(t.contracts),
                                 client_id(t.trade_id, "p", "x", 1), reduce_only=True)
         self.state = transition(self.state, EXIT_SENT)
+        self.pair_started_ms = now_ms
         self.pair_kind = "exit"
         self.epoch += 1
         self.trade = t.closed(exit_reason=reason, exit_spread_bps=spread)
