@@ -25,6 +25,8 @@ from arbitrage.tradelog import TradeLog, read_rows, row_key
 
 log = logging.getLogger("arbitrage.accounting")
 
+OWN_ORDERS_KEPT = 2000     # orders of this run's pairs remembered (their late executions)
+
 
 class Accounting:
     def __init__(self, tradelog: TradeLog | None, spot_rules: SymbolRules,
@@ -48,6 +50,10 @@ class Accounting:
         # the sweep of executions nobody booked (arbitrage/sweep.py): from this run's start, or
         # from the cursor the state file saved (restore_sweep)
         self.sweep_floor_ms = self.sweep_cursor_ms = start_ms
+        # (market, order id) -> trade id of every order this run's pairs sent: a sweep that finds
+        # executions of one the pair's rows lack (its trades never added up in time, so the row
+        # left the order out) books them as a `late` row of that trade, not as a change outside
+        self.own_orders: dict[tuple[str, str], str] = {}
         if tradelog and tradelog.path.exists():
             problems: list = []
             for r in read_rows(tradelog.path, problems):
@@ -63,6 +69,11 @@ class Accounting:
 
     # -- pairs ------------------------------------------------------------------------------
     def on_pair(self, result: PairResult, trade: Trade) -> None:
+        for o in result.orders:
+            if o.state is not None and o.state.order_id:
+                self.own_orders[(o.request.market, str(o.state.order_id))] = trade.trade_id
+        while len(self.own_orders) > OWN_ORDERS_KEPT:
+            del self.own_orders[next(iter(self.own_orders))]
         spec = result.spec
         size = self.perp_rules.contract_size or Decimal(1)
         label = _label(trade.direction, closing=spec.kind == "exit")
@@ -132,12 +143,13 @@ class Accounting:
         return self.sweep_cursor_ms - OVERLAP_MS
 
     def on_outside_fills(self, fills: list, trade_at: Callable[[int], str | None],
-                         hold_from_ms: int | None = None) -> list:
+                         hold_from_ms: int | None = None, read_to_ms: int | None = None) -> list:
         """Executions of a sweep that no ledger row holds: one row per order — `adl` for COIN-M (a
         liquidation or ADL), `outside` for spot — tagged with the trade that held the hedge. A pair
         in flight since `hold_from_ms` books its own: those wait. Returns the fills booked (the
         engine's record of the position follows them)."""
-        sweep = cut(fills, self.booked, self.sweep_floor_ms, self.sweep_cursor_ms, hold_from_ms)
+        sweep = cut(fills, self.booked, self.sweep_floor_ms, self.sweep_cursor_ms, hold_from_ms,
+                    read_to_ms)
         self.sweep_cursor_ms = sweep.cursor_ms
         by_order: dict[tuple[str, int], list] = {}
         for f in sweep.book:
@@ -147,15 +159,21 @@ class Accounting:
         for (market, order_id), group in by_order.items():
             group = list({f.trade_id: f for f in group}.values())   # a repeated read of a trade
             self.booked.add((market, str(order_id)))
-            outside += group
+            own = self.own_orders.get((market, str(order_id)))
+            if own is None:
+                outside += group
             if self.log is None:
                 continue
             item = OrderFills(market, group[0].side, "", order_id, tuple(group))
             ts = _ts([item])
             spot, perp = ([item], []) if market == SPOT else ([], [item])
             event, leg = ("outside", "SPOT") if market == SPOT else ("adl", "PERP")
-            self._write(pair_row(event, trade_at(ts) or "", f"{group[0].side}_{leg}", ts, spot,
-                                 perp, size, self.spot_rules.base_asset,
+            if own is not None:
+                event = "late"
+                log.warning("[LEDGER] %s order %s: executions its row lacked are booked late",
+                            own, order_id)
+            self._write(pair_row(event, own or trade_at(ts) or "", f"{group[0].side}_{leg}", ts,
+                                 spot, perp, size, self.spot_rules.base_asset,
                                  self.spot_rules.quote_asset))
         return outside
 

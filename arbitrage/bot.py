@@ -39,6 +39,7 @@ from arbitrage.accounting import Accounting
 from arbitrage.ledger import Balances, FundingDedup
 from arbitrage.models import Income
 from arbitrage.state import StateStore
+from arbitrage.sweep import COINM_SPAN_MS, SPOT_SPAN_MS, windows
 from arbitrage.trader import AccountUpdate, PairDone, Trader
 from arbitrage.venues import VenueUrls
 
@@ -238,21 +239,27 @@ class Bot:
         try:
             spot, coinm = self.spot_client.account(), self.coinm_client.account()
             fills = None
+            read_to = None
             if self.accounting is not None and not self.s.dry_run:
-                fills = self._executions()
-            update = AccountUpdate(spot, coinm, None, now_ms, epoch, fills)
+                fills, read_to = self._executions()
+            update = AccountUpdate(spot, coinm, None, now_ms, epoch, fills, read_to)
         except (BinanceError, OSError) as exc:
             update = AccountUpdate(None, None, _short(exc), now_ms, epoch)
             log.warning("account data unavailable (entries blocked): %s", update.error)
         self._put(update)
 
-    def _executions(self) -> list:
+    def _executions(self) -> tuple[list, int]:
         """Both symbols' executions since the sweep's cursor, read after the accounts: whatever
         moved the balances they show is in these. Overlapping the last sweep is harmless: an
-        execution is booked once (its order id is in the ledger)."""
+        execution is booked once (its order id is in the ledger). Also: the time they reach."""
         since = self.accounting.sweep_from_ms()
-        return (self.spot_client.trades_since(self.spot_rules.symbol, since)
-                + self.coinm_client.trades_since(self.perp_rules.symbol, since))
+        now_ms = time.time_ns() // 1_000_000
+        fills: list = []
+        for client, symbol, span in ((self.spot_client, self.spot_rules.symbol, SPOT_SPAN_MS),
+                                     (self.coinm_client, self.perp_rules.symbol, COINM_SPAN_MS)):
+            for start, end in windows(since, now_ms, span):
+                fills += client.trades_since(symbol, start, end)
+        return fills, now_ms
 
     def sweep_now(self, act: bool = True) -> None:
         """A sweep on the engine thread, waiting for the answer: at the end of a run (before the
@@ -260,11 +267,11 @@ class Bot:
         if self.accounting is None or self.accounting.log is None:
             return
         try:
-            fills = self._executions()
+            fills, read_to = self._executions()
         except (BinanceError, OSError) as exc:
             log.warning("[LEDGER] sweep of executions failed: %s", _short(exc))
             return
-        self.trader._outside_fills(fills, time.time_ns() // 1_000_000, act=act)
+        self.trader._outside_fills(fills, read_to, act=act, read_to_ms=read_to)
 
     def _fetch_income(self) -> None:
         cursor = self.accounting.funding.cursor_ms if self.accounting else 0

@@ -48,6 +48,7 @@ class AccountUpdate:
     fetched_ms: int
     epoch: int
     perp_fills: list = None
+    fills_read_ms: int | None = None    # the executions were read up to this time
 
 
 @dataclass
@@ -137,7 +138,8 @@ class Trader:
         amount = pos.amount if pos else Decimal(0)
         if update.perp_fills is not None and self.accounting is not None and not self.s.dry_run:
             # whatever the engine state: a pair in flight only holds back its own executions
-            self._outside_fills(update.perp_fills, update.fetched_ms)
+            self._outside_fills(update.perp_fills, update.fetched_ms,
+                                read_to_ms=update.fills_read_ms)
         if self.baseline_contracts is None:
             self.baseline_contracts = amount
             if amount:
@@ -161,12 +163,13 @@ class Trader:
                   f"{plain(expected)}: the hedge changed outside the bot (check "
                   f"/dapi/v1/positionRisk and open orders)")
 
-    def _outside_fills(self, fills: list, now_ms: int, act: bool = True) -> None:
+    def _outside_fills(self, fills: list, now_ms: int, act: bool = True,
+                       read_to_ms: int | None = None) -> None:
         """Executions no pair booked (liquidation / ADL on COIN-M, a trade by hand) are booked,
         and the bot's record of both accounts follows them. A hedge they reduced is closed at once
         (its spot leg is partly naked now) unless `act` is False (the run is ending)."""
         hold = self.pair_started_ms - CLOCK_MARGIN_MS if self.in_flight else None
-        outside = self.accounting.on_outside_fills(fills, self.trade_at, hold)
+        outside = self.accounting.on_outside_fills(fills, self.trade_at, hold, read_to_ms)
         if not outside:
             return
         self._follow_spot([f for f in outside if f.market == SPOT])

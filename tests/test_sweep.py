@@ -31,7 +31,7 @@ def test_a_pair_in_flight_holds_back_everything_from_its_start_and_the_cursor_wa
     fills = [fill(COINM, 7, 50_000), fill(COINM, 8, 80_000), fill(SPOT, 9, 90_000)]
     got = cut(fills, set(), floor_ms=0, cursor_ms=40_000, hold_from_ms=70_000)
     assert [f.order_id for f in got.book] == [7]
-    assert got.cursor_ms == 79_999                 # the next sweep still reads order 8's fill
+    assert got.cursor_ms == 69_999                 # the pair's own and order 8 are read again
     after = cut(fills, {(COINM, "7")}, floor_ms=0, cursor_ms=got.cursor_ms, hold_from_ms=None)
     assert [f.order_id for f in after.book] == [8, 9]
 

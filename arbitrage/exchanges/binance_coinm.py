@@ -119,12 +119,14 @@ class CoinmClient(BinanceRestClient):
         with parsing("GET", path, data):
             return [parse_coinm_trade(row) for row in rows(data)]
 
-    def trades_since(self, symbol: str, start_ms: int) -> list[Fill]:
+    def trades_since(self, symbol: str, start_ms: int,
+                     end_ms: int | None = None) -> list[Fill]:
         """Every execution on `symbol` since `start_ms`, whoever's order it was (a liquidation or
         ADL shows up here with an order id the bot never sent)."""
         path = "/dapi/v1/userTrades"
         data = call(self.http, "GET", path,
-                    {"symbol": symbol, "startTime": start_ms, "limit": _TRADES_LIMIT}, signed=True)
+                    {"symbol": symbol, "startTime": start_ms, "endTime": end_ms,
+                     "limit": _TRADES_LIMIT}, signed=True)
         with parsing("GET", path, data):
             return [parse_coinm_trade(row) for row in rows(data)]
 

@@ -44,12 +44,14 @@ class SpotClient(BinanceRestClient):
         """The executions of one order (the execution layer's name for my_trades)."""
         return self.my_trades(symbol, order_id)
 
-    def trades_since(self, symbol: str, start_ms: int) -> list[Fill]:
+    def trades_since(self, symbol: str, start_ms: int,
+                     end_ms: int | None = None) -> list[Fill]:
         """Every execution on `symbol` since `start_ms`, whoever placed the order (the sweep
         finds the ones no pair booked). Binance allows a 24 h window from startTime."""
         path = "/api/v3/myTrades"
         data = call(self.http, "GET", path,
-                    {"symbol": symbol, "startTime": start_ms, "limit": _TRADES_LIMIT}, signed=True)
+                    {"symbol": symbol, "startTime": start_ms, "endTime": end_ms,
+                     "limit": _TRADES_LIMIT}, signed=True)
         with parsing("GET", path, data):
             return [parse_spot_trade(row) for row in rows(data)]
 
