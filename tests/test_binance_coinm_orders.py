@@ -250,6 +250,18 @@ def test_user_trades(rsps, cm: CoinmClient) -> None:
     assert fill.realized_pnl == 0 and fill.time_ms == 1590743483586
 
 
+def test_trades_since_reads_the_symbols_executions_by_time(rsps, cm: CoinmClient) -> None:
+    rsps.add("GET", f"{BASE}/dapi/v1/userTrades", json=USER_TRADES)
+    (fill,) = cm.trades_since("BTCUSD_200626", 1590743000000)
+    sent = sent_query(rsps)
+    assert (sent["symbol"], sent["startTime"], sent["limit"]) == (
+        "BTCUSD_200626", "1590743000000", "1000")
+    assert "endTime" not in sent and "orderId" not in sent
+    assert (fill.order_id, fill.trade_id) == (28, 6)
+    cm.trades_since("BTCUSD_200626", 1590743000000, 1591347799999)   # a window (7 days at most)
+    assert sent_query(rsps, 1)["endTime"] == "1591347799999"
+
+
 def test_trade_whose_buyer_flag_contradicts_its_side_is_bad_response(rsps, cm) -> None:
     rsps.add("GET", f"{BASE}/dapi/v1/userTrades", json=[dict(USER_TRADES[0], buyer=True)])
     with pytest.raises(BadResponse, match="buyer"):

@@ -186,6 +186,17 @@ def test_my_trades(rsps, spot: SpotClient) -> None:
     assert fill.realized_pnl == 0 and fill.time_ms == 1499865549590
 
 
+def test_trades_since_reads_the_symbols_executions_by_time(rsps, spot: SpotClient) -> None:
+    rsps.add("GET", f"{BASE}/api/v3/myTrades", json=MY_TRADES)
+    (fill,) = spot.trades_since("BNBBTC", 1499865000000)
+    sent = sent_query(rsps)
+    assert (sent["symbol"], sent["startTime"], sent["limit"]) == ("BNBBTC", "1499865000000", "1000")
+    assert "endTime" not in sent and "orderId" not in sent
+    assert (fill.order_id, fill.trade_id, fill.time_ms) == (100234, 28457, 1499865549590)
+    spot.trades_since("BNBBTC", 1499865000000, 1499951399999)    # a window (24 h at most)
+    assert sent_query(rsps, 1)["endTime"] == "1499951399999"
+
+
 def test_account(rsps, spot: SpotClient) -> None:
     rsps.add("GET", f"{BASE}/api/v3/account", json=ACCOUNT)
     account = spot.account()

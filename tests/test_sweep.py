@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from arbitrage.models import BUY, COINM, SPOT, Fill
-from arbitrage.sweep import LAG_MS, cut
+from arbitrage.sweep import LAG_MS, MAX_WINDOWS, SPOT_SPAN_MS, cut, windows
 
 
 def fill(market: str, order_id: int, time_ms: int) -> Fill:
@@ -38,3 +38,18 @@ def test_a_pair_in_flight_holds_back_everything_from_its_start_and_the_cursor_wa
 
 def test_an_empty_sweep_leaves_the_cursor():
     assert cut([], set(), floor_ms=0, cursor_ms=1234, hold_from_ms=None).cursor_ms == 1234
+
+
+def test_a_quiet_read_moves_the_cursor_to_where_it_read():
+    got = cut([], set(), floor_ms=0, cursor_ms=1_000, hold_from_ms=None, read_to_ms=500_000)
+    assert got.cursor_ms == 500_000 - LAG_MS
+    held = cut([], set(), floor_ms=0, cursor_ms=1_000, hold_from_ms=300_000, read_to_ms=500_000)
+    assert held.cursor_ms == 299_999               # a pair in flight: its own may not show yet
+
+
+def test_reads_after_a_long_stop_follow_the_venues_window():
+    day = SPOT_SPAN_MS + 1
+    assert windows(0, day - 1, SPOT_SPAN_MS) == [(0, None)]
+    got = windows(0, 2 * day + 5, SPOT_SPAN_MS)
+    assert got == [(0, day - 1), (day, 2 * day - 1), (2 * day, None)]
+    assert len(windows(0, 100 * day, SPOT_SPAN_MS)) == MAX_WINDOWS
