@@ -319,13 +319,21 @@ class Bot:
     def _pair_finished(self, result) -> None:
         """On the execution thread, when a pair is done. An exit's funding is fetched here, so it
         is booked before the close row (net_btc) without the engine waiting on the network."""
-        income, error = None, None
+        income, error, fills, read_to = None, None, None, None
         if result.spec.kind == "exit" and self.accounting is not None:
             try:
                 income = self._income_rows()
             except (BinanceError, OSError) as exc:
                 error = _short(exc)
-        self._put(PairDone(result, income, error))
+            if self.accounting.log is not None:
+                # executions outside the pair while it ran (an ADL during the exit) belong to the
+                # trade: booked before its close row, they are in its net_btc
+                try:
+                    fills, read_to = self._executions()
+                except (BinanceError, OSError) as exc:
+                    log.warning("[LEDGER] sweep before the close row failed (the next one books "
+                                "what it missed): %s", _short(exc))
+        self._put(PairDone(result, income, error, fills, read_to))
 
     def _on_income(self, rows: list[Income]) -> None:
         if self.accounting is None:
@@ -444,7 +452,7 @@ class Bot:
                 log.warning("income (funding) unavailable before the close: %s", done.income_error)
         if spec.kind == "entry" and spec.trigger_ns and all(result.sent_ns):
             self.stats.entry_latency.append((spec.trade_id, spec.trigger_ns, *result.sent_ns))
-        self.trader.on_pair_done(result, now_ns // 1_000_000)
+        self.trader.on_pair_done(result, now_ns // 1_000_000, done.fills, done.fills_read_ms)
 
     def _on_timer(self, now_ns: int) -> None:
         self.market.on_timer(now_ns)

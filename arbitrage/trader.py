@@ -56,6 +56,8 @@ class PairDone:
     result: PairResult
     income: list | None = None          # an exit's funding rows, fetched as it finished
     income_error: str | None = None     # why they could not be fetched
+    fills: list | None = None           # an exit's: both symbols' executions read as it finished
+    fills_read_ms: int | None = None
 
 
 ENTRY_IDS_KEPT = 1000    # trade ids remembered (and saved); new ones are always above the newest
@@ -164,11 +166,17 @@ class Trader:
                   f"/dapi/v1/positionRisk and open orders)")
 
     def _outside_fills(self, fills: list, now_ms: int, act: bool = True,
-                       read_to_ms: int | None = None) -> None:
+                       read_to_ms: int | None = None, pair: set | None = None) -> None:
         """Executions no pair booked (liquidation / ADL on COIN-M, a trade by hand) are booked,
         and the bot's record of both accounts follows them. A hedge they reduced is closed at once
-        (its spot leg is partly naked now) unless `act` is False (the run is ending)."""
-        hold = self.pair_started_ms - CLOCK_MARGIN_MS if self.in_flight else None
+        (its spot leg is partly naked now) unless `act` is False (the run is ending). `pair`: the
+        (market, order id) of the pair just finished, not yet booked: those are left to it (the
+        rest of the sweep is not held back)."""
+        if pair is not None:
+            fills = [f for f in fills if (f.market, str(f.order_id)) not in pair]
+            hold = None
+        else:
+            hold = self.pair_started_ms - CLOCK_MARGIN_MS if self.in_flight else None
         outside = self.accounting.on_outside_fills(fills, self.trade_at, hold, read_to_ms)
         if not outside:
             return
@@ -187,8 +195,9 @@ class Trader:
         mine = sum((f.qty if f.side == BUY else -f.qty for f in outside
                     if t is not None and f.time_ms >= t.opened_ms), Decimal(0))
         if self.state != HEDGED or t is None or not mine:
-            log.warning("[HEDGE] %s contracts traded outside the bot while no trade of it was "
-                        "open (engine %s)", delta, self.state)
+            log.warning("[HEDGE] %s contracts traded outside the bot (engine %s, not while the "
+                        "open trade was hedged): booked, the position count follows", delta,
+                        self.state)
             return
         if not act:
             log.warning("[HEDGE] %s: %s contracts traded outside the bot while it stops: the "
@@ -214,8 +223,14 @@ class Trader:
             log.warning("[SPOT] %s %s %s @ %s traded outside the bot (order %s): booked",
                         self.spot_rules.symbol, f.side, f.qty, f.price, f.order_id)
 
-    def on_pair_done(self, result: PairResult, now_ms: int) -> None:
+    def on_pair_done(self, result: PairResult, now_ms: int, fills: list | None = None,
+                     fills_read_ms: int | None = None) -> None:
+        """`fills`: executions read as the pair finished; those of other orders are booked before
+        the pair's own rows (an ADL during an exit is in the trade's close row's net_btc)."""
         with self._lock:
+            if fills and self.accounting is not None and not self.s.dry_run:
+                self._outside_fills(fills, now_ms, read_to_ms=fills_read_ms,
+                                    pair=_order_keys(result))
             self.epoch += 1
             self.spot_btc_net += result.spot_held
             self.contracts_net += result.contracts
@@ -507,6 +522,10 @@ class Trader:
     @property
     def in_flight(self) -> bool:
         return self.state in (ENTERING, EXITING)
+
+
+def _order_keys(result: PairResult) -> set[tuple[str, str]]:
+    return {(o.request.market, str(o.state.order_id)) for o in result.orders if o.state is not None}
 
 
 def _p(price: Decimal | None) -> str:

@@ -37,7 +37,7 @@ def _booked(rows, order_ids: set[str]) -> list[str]:
 
 
 def test_an_adl_while_the_exit_is_in_flight_is_booked_once(sim):
-    r = BotRun(sim, *EASY, *QUICK_EXIT)
+    r = BotRun(sim, *EASY, *QUICK_EXIT, "--reopen-cooldown-sec", "600")   # one trade
     start = r.bot.accounting.start_balances
     wait_for(lambda: r.trader.state == "HEDGED", timeout=120, what="a hedged trade")
     sim.delay_next_orders("coinm", 2.0)     # the exit's contract leg waits at the exchange...
@@ -50,6 +50,9 @@ def test_an_adl_while_the_exit_is_in_flight_is_booked_once(sim):
     rows = read_rows(r.trades_log)
     adl = _adl_order_ids(sim)
     assert len(adl) == 1 and _booked(rows, adl) == sorted(adl), [r.event for r in rows]
+    # booked before the trade's close row, so that the trade's net_btc counts it
+    (trade_id,) = {r.trade_id for r in rows if r.event == "open"}
+    assert [r.event for r in rows if r.trade_id == trade_id] == ["open", "adl", "close"]
     end = Balances.from_accounts(r.bot.spot_client.account(), r.bot.coinm_client.account())
     inv = check_invariant(rows, start, end)
     assert inv.ok, inv.describe()
