@@ -113,7 +113,8 @@ def _answers(bot) -> dict[str, str]:
         "slow": f"{bot.executor.unknown_resolved} unknown outcomes resolved",
         "clock": f"{total('clock_resyncs')} clock re-syncs",
         "malformed": f"{st.parse_errors} bad messages skipped",
-        "reduce": f"{bot.trader.outside_changes} hedge changes closed",
+        "reduce": f"{sum(1 for r in bot.accounting.rows if r.event == 'adl')} adl rows, "
+                  f"{bot.trader.outside_changes} sweeps found them",
         "reject": f"{bot.trader.rescued_entries} entries rescued (all causes)",
         "partial": f"{bot.trader.rescued_entries} entries rescued (all causes)",
         "unknown": f"{bot.executor.unknown_resolved} unknown outcomes resolved",

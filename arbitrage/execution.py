@@ -33,6 +33,7 @@ RESCUE_ATTEMPTS = 3      # a refused rescue or exit remainder is tried this ofte
 RETRY_PAUSE_S = 0.2
 PATIENCE_S = 60.0        # a rescue or exit waits out a Retry-After window up to this long
 REDUCE_ONLY_NOTHING = ("-2022", "-4112")   # reduce-only refused: nothing left to reduce
+RESIZES_MAX = 10         # exit remainders re-sized to a position that shrank meanwhile, at most
 NOT_FOUND_TO_GIVE_UP = 3                              # "no such order" this often = not placed
 
 
@@ -513,10 +514,12 @@ class PairExecutor:
                 return
             if missing <= 0:
                 continue
-            for n in range(RESCUE_ATTEMPTS):
+            sent = failures = 0
+            while failures < RESCUE_ATTEMPTS and sent < RESCUE_ATTEMPTS + RESIZES_MAX:
                 req = OrderRequest(o.request.market, o.request.symbol, o.request.side, "MARKET",
-                                   missing, client_id(result.spec.trade_id, leg, "x", attempt + n),
+                                   missing, client_id(result.spec.trade_id, leg, "x", attempt + sent),
                                    reduce_only=o.request.reduce_only)
+                sent += 1
                 log.warning("[EXIT] %s leg %s short by %s: sending the remainder",
                             result.spec.trade_id, o.request.symbol, missing)
                 retry = TrackedOrder(req)
@@ -525,6 +528,7 @@ class PairExecutor:
                 self._send(retry, result.spec.spot_px if leg == "s" else result.spec.perp_px,
                            patient=True)
                 missing -= retry.executed
+                shrank = False
                 if missing > 0 and req.reduce_only and \
                         (retry.error or "").split(" ")[0] in REDUCE_ONLY_NOTHING:
                     # the position is smaller than the exit expected (a liquidation or ADL took
@@ -533,13 +537,18 @@ class PairExecutor:
                     log.warning("[EXIT] %s: reduce-only refused (%s); %s contracts left to close",
                                 result.spec.trade_id, retry.error, left)
                     if left is not None:
+                        shrank = left < missing
                         missing = min(missing, left)
                 if missing <= 0 or retry.status == UNKNOWN:
                     break
+                if not shrank:
+                    # a refusal because the position shrank again (ADLs in a row while the
+                    # remainder was on its way) is not a failure: the new size is sent
+                    failures += 1
                 time.sleep(RETRY_PAUSE_S)
             if retry.status == UNKNOWN or missing > 0:
                 result.halt_reason = (f"exit of {o.request.symbol} incomplete: {plain(missing)} "
-                                      f"missing after {n + 1} attempt(s) ({retry.status}: "
+                                      f"missing after {sent} attempt(s) ({retry.status}: "
                                       f"{retry.error})")
                 return
         self._account(result)

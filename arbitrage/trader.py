@@ -40,14 +40,14 @@ ACCOUNT_STALE_MS = 15_000      # account data older than this blocks entries (re
 @dataclass
 class AccountUpdate:
     """Both accounts as fetched off the engine thread; `epoch` says which engine state they saw.
-    `perp_fills`: the recent executions on both symbols (spot and COIN-M, read after the
-    accounts), to find the ones no pair booked."""
+    `fills`: the recent executions on both symbols (spot and COIN-M, read after the accounts),
+    to find the ones no pair booked."""
     spot: SpotAccount | None
     coinm: CoinmAccount | None
     error: str | None
     fetched_ms: int
     epoch: int
-    perp_fills: list = None
+    fills: list = None
     fills_read_ms: int | None = None    # the executions were read up to this time
 
 
@@ -138,9 +138,9 @@ class Trader:
             return
         pos = update.coinm.positions.get(self.perp_rules.symbol)
         amount = pos.amount if pos else Decimal(0)
-        if update.perp_fills is not None and self.accounting is not None and not self.s.dry_run:
+        if update.fills is not None and self.accounting is not None and not self.s.dry_run:
             # whatever the engine state: a pair in flight only holds back its own executions
-            self._outside_fills(update.perp_fills, update.fetched_ms,
+            self._outside_fills(update.fills, update.fetched_ms,
                                 read_to_ms=update.fills_read_ms)
         if self.baseline_contracts is None:
             self.baseline_contracts = amount

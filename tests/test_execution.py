@@ -242,6 +242,37 @@ def test_recovery_after_a_restart_queries_and_completes_without_resending():
     assert r.rescues[0].request.client_order_id == "T1-s-r1" and r.halt_reason is None
 
 
+def test_an_exit_remainder_follows_a_position_that_keeps_shrinking_without_a_halt():
+    # reduce-heavy chaos: ADLs every few seconds while the exit's remainders are on their way.
+    # Each -2022 is followed by a fresh position (100 -> 97 -> 94): a re-size, not a failure,
+    # so an order that was not placed (x3) does not use up the last attempt before x5 closes it
+    positions = [D("-97"), D("-94")]
+
+    class Shrinking(ScriptedGateway):
+        def position(self, symbol):
+            return Position(symbol, positions.pop(0), D(0), D(0), D(0), D(0), 20, "cross")
+
+    original = ScriptedGateway.position
+    ScriptedGateway.position = Shrinking.position
+    try:
+        r, spot, perp = run(["fill"], ["reject-reduce-only", "reject-reduce-only", "lost-unplaced",
+                                       "reject-reduce-only", "fill"], kind="exit", spot_side=SELL)
+    finally:
+        ScriptedGateway.position = original
+    assert r.halt_reason is None
+    assert [(q.client_order_id, q.quantity) for q in perp.sent] == [
+        ("T1-p-e1", D("100")), ("T1-p-x2", D("100")), ("T1-p-x3", D("97")), ("T1-p-x4", D("97")),
+        ("T1-p-x5", D("94"))]
+    assert r.contracts == D("94")
+
+
+def test_an_exit_remainder_refused_for_another_reason_still_halts_after_three_attempts():
+    r, spot, perp = run(["fill"], ["reject-reduce-only", "reject", "reject", "reject", "fill"],
+                        kind="exit", spot_side=SELL)
+    assert r.halt_reason is not None and "after 3 attempt(s)" in r.halt_reason
+    assert [q.client_order_id for q in perp.sent] == ["T1-p-e1", "T1-p-x2", "T1-p-x3", "T1-p-x4"]
+
+
 def test_an_exit_refused_as_reduce_only_closes_what_the_position_really_holds():
     # an ADL took 3 of the 100 short contracts while the exit was on its way: BUY 100 reduce-only
     # is refused; the position (-97) says 97 are left, and those are closed
