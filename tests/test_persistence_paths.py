@@ -197,8 +197,11 @@ def test_a_ledger_that_does_not_match_the_exchange_exits_5(sim, tmp_path):
     s = Scenario(sim, tmp_path)
     bot = s.bot(*QUIET)
     wait_for(lambda: bot.saw(r"\[STATUS\]"), timeout=60, what="the bot running")
-    # someone else trades on the same account: an execution no ledger row describes
-    s.spot.new_order(OrderRequest(SPOT_MARKET, SPOT, BUY, "MARKET", Decimal("0.01"), "outsider-1"))
+    # someone else trades on the same account, in a symbol the bot does not trade: USDT moves
+    # that no ledger row describes (an execution in the bot's own symbols would be swept from
+    # myTrades and booked as an `outside` row, tests/test_adl_exit.py)
+    s.spot.new_order(OrderRequest(SPOT_MARKET, "ETHUSDT", BUY, "MARKET", Decimal("0.1"),
+                                  "outsider-1"))
     bot.proc.send_signal(signal.SIGTERM)
     code, out, err = bot.finish(timeout=90)
     assert code == 5, err
