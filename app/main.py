@@ -38,6 +38,7 @@ from arbitrage.tradelog import TradeLog, TradeLogError
 from arbitrage.unsaved import keep_unsaved
 from arbitrage.strategy.entry import FeeRates, enter_below_fees_warning
 from arbitrage.strategy.feasibility import Sizing, entry_problems
+from arbitrage.strategy.strategies import resume_problem
 from arbitrage.venues import VenueUrls, urls_for
 from app import recording_end
 from app.summary import print_summary
@@ -201,7 +202,7 @@ def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
              fees.spot_maker, fees.spot_taker, fees.coinm_maker, fees.coinm_taker,
              fees.round_trip_bps(settings.execution_mode), settings.execution_mode)
     warning = enter_below_fees_warning(settings.enter_bps, fees.spot_taker, fees.coinm_taker)
-    if warning:
+    if warning and settings.strategy == "scalp":    # the carry is judged on fees, funding, basis
         log.warning("%s", warning)
     price = _with_retry(stop, "mark price", lambda: coinm.premium_index(perp_rules.symbol).mark,
                         give_up_at)
@@ -257,6 +258,14 @@ def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,
                 raise StartupError(str(exc)) from None
             moved = store.set_aside()
             log.warning("[STATE] %s; --adopt: set aside as %s", exc, moved)
+    if snapshot is not None:
+        problem = resume_problem(snapshot.strategy, settings.strategy, str(store.path),
+                                 snapshot.trade is not None, snapshot.trade and snapshot.trade.trade_id)
+        if problem:
+            raise StartupError(problem)
+        if snapshot.strategy != settings.strategy:
+            log.info("[STATE] %s was written under STRATEGY=%s with no trade open: %s from now on",
+                     store.path, snapshot.strategy, settings.strategy)
     try:
         tradelog = None if settings.dry_run else TradeLog(settings.trades_log)
         if tradelog is not None:

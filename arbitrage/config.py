@@ -233,6 +233,20 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("recv_window", 5000, _number(int, 5000, low=1, high=60000, unit=" of milliseconds"),
           "recvWindow for signed requests, ms"),
     _f("http_timeout", 5, "HTTP request timeout", **POSITIVE_SECONDS),
+    _Spec("strategy", "scalp", _choice("scalp", "carry"),
+          "scalp (the spread's convergence, ENTER/EXIT/STOP_BPS) | carry (funding across settlements)"),
+    _Spec("min_net_edge_bps", None, _number(Decimal, "5"),
+          "scalp: smallest edge after the round-trip fees an entry needs, bps (empty = off)"),
+    _d("carry_invest_usd", "10000", "carry: notional invested, USD (quote currency)", low=0, above=True),
+    _d("carry_min_net_apr", "10", "carry: smallest net APR after fees over the planned hold, percent"),
+    _d("carry_min_net_bps", "0", "carry: smallest net bps after fees over the planned hold"),
+    _d("carry_hold_hours", "24", "carry: planned hold the expected funding is counted over, hours",
+       low=0, above=True),
+    _d("carry_max_hold_hours", "72", "carry: a carry is closed after this long, hours", low=0, above=True),
+    _Spec("carry_lookback", 3, _number(int, 3, low=1, high=100),
+          "carry: settled rates averaged with the predicted one"),
+    _d("coinm_margin_buffer", "2", "COIN-M margin free before an entry, as a multiple of its initial "
+       "margin (1 = exactly the margin)", low=1),
     *(_Spec(name, "", _secret, "", None, secret=True) for name in KEY_NAMES),
     _Spec("sim_url", "", _url, "REST address of a running local exchange (empty = start one in-process)"),
     _Spec("sim_source", "synthetic", _choice("synthetic", "replay"), "synthetic | replay"),
@@ -303,6 +317,15 @@ class Settings:
     sim_funding_interval: float = 28800.0
     sim_funding_regime: str = "normal"
     print_config: bool = False
+    strategy: str = "scalp"
+    min_net_edge_bps: Decimal | None = None
+    carry_invest_usd: Decimal = Decimal(10000)
+    carry_min_net_apr: Decimal = Decimal(10)
+    carry_min_net_bps: Decimal = Decimal(0)
+    carry_hold_hours: Decimal = Decimal(24)
+    carry_max_hold_hours: Decimal = Decimal(72)
+    carry_lookback: int = 3
+    coinm_margin_buffer: Decimal = Decimal(2)
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -455,6 +478,10 @@ def _cross_check(v: dict[str, Any], trading: bool = True) -> list[str]:
         problems.append(f"MAX_V_USD_FRONTIER: {v['max_v_usd_frontier']} is below MIN_V_USD "
                         f"{v['min_v_usd']} (expected MAX_V_USD_FRONTIER >= MIN_V_USD, or 0 = no cap: "
                         "no frontier entry could ever pass)")
+    if have("carry_hold_hours", "carry_max_hold_hours") and \
+            v["carry_max_hold_hours"] < v["carry_hold_hours"]:
+        problems.append(f"CARRY_MAX_HOLD_HOURS: {v['carry_max_hold_hours']} is below CARRY_HOLD_HOURS "
+                        f"{v['carry_hold_hours']} (expected CARRY_MAX_HOLD_HOURS >= CARRY_HOLD_HOURS)")
     if have("spot_symbol", "coinm_symbol"):
         spot_base, coinm_base = _spot_base(v["spot_symbol"]), v["coinm_symbol"].split("USD_")[0]
         if spot_base != coinm_base:

@@ -38,8 +38,8 @@ PAIR_KINDS = (None, "entry", "exit")
 # Keys that may be missing from a file (their defaults apply). Everything else is required: a
 # trade's exposure or an order's intent must never silently become a default.
 _OPTIONAL = {
-    # older files lack next_trade_id and trades_cursor_ms
-    "EngineSnapshot": frozenset({"extra", "next_trade_id", "trades_cursor_ms"}),
+    # older files lack next_trade_id, trades_cursor_ms and strategy (they were the scalp's)
+    "EngineSnapshot": frozenset({"extra", "next_trade_id", "trades_cursor_ms", "strategy"}),
     "OrderRequest": frozenset(),
     "Trade": frozenset(f.name for f in dataclasses.fields(Trade)
                        if f.default is not dataclasses.MISSING
@@ -77,6 +77,7 @@ class EngineSnapshot:
     # executions (spot and COIN-M, exchange time) before it are all in the ledger: a restart's
     # sweep of myTrades / userTrades starts here (arbitrage/sweep.py)
     trades_cursor_ms: int | None = None
+    strategy: str = "scalp"                        # STRATEGY that wrote it: a trade resumes under it
     extra: dict = field(default_factory=dict)     # future fields; plain JSON values on load
 
     def __post_init__(self) -> None:
@@ -104,6 +105,8 @@ def snapshot_problems(s: EngineSnapshot) -> list[str]:
         p.append(f"engine_state {s.engine_state} with pair_kind {s.pair_kind!r}")
     if s.pair_kind is None and s.pending_orders:
         p.append(f"{len(s.pending_orders)} pending order(s) but no pair in flight")
+    if s.strategy not in ("scalp", "carry"):
+        p.append(f"strategy {s.strategy!r} is not scalp or carry")
     if s.engine_state == HALTED and not s.halt_reason:
         p.append("engine_state HALTED without a halt_reason")
     if s.trade is not None and s.trade.direction not in (BUY_SPOT, SELL_SPOT):

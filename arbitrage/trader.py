@@ -6,6 +6,7 @@ engine state (FLAT/ENTERING/HEDGED/EXITING/HALTED), the open trade and the close
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -22,12 +23,12 @@ from arbitrage.numbers import plain
 from arbitrage.strategy.engine import (ENTERING, ENTRY_FLAT, ENTRY_HEDGED, ENTRY_SENT, EXIT_FLAT,
                                        EXIT_SENT, EXITING, FLAT, HALT, HALTED, HEDGED, Trade,
                                        transition)
+from arbitrage.strategy.carry import FundingState
 from arbitrage.strategy.entry import EntryParams, EntryPlan, FeeRates, Rejection, plan_entry
-from arbitrage.strategy.exits import exit_reason
-from arbitrage.strategy.signals import ENTER_RULE, entry_window_rule, window_reason
-from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
+from arbitrage.strategy.frontier import BUY_SPOT
 from arbitrage.strategy.risk import (AccountLimits, AccountView, account_blocks, funding_notice,
                                      persistence_blocks)
+from arbitrage.strategy.strategies import SCALP, Intent, make_strategy
 from arbitrage.state import EngineSnapshot, StateStore
 from arbitrage.sweep import CLOCK_MARGIN_MS
 
@@ -79,8 +80,12 @@ class Trader:
         self.fees = fees
         self.request_account = request_account
         self.params = EntryParams.from_settings(settings)
-        self._stop_bps = float(settings.stop_bps)    # converted once: read on every evaluation
-        self.limits = AccountLimits.from_settings(settings, ACCOUNT_STALE_MS)
+        limits = AccountLimits.from_settings(settings, ACCOUNT_STALE_MS)
+        # scalp or carry (STRATEGY): the trader only asks it for entry and exit decisions
+        self.strategy = make_strategy(settings, self.params, limits)
+        self.limits = dataclasses.replace(limits, margin_buffer=self.strategy.margin_buffer)
+        self.funding_settled: tuple = ()         # the last settlements, fetched off this thread
+        self._market = None                      # the market of the last evaluation (timer exits)
         self.state = FLAT
         self.trade: Trade | None = None          # the open (or opening / closing) trade
         self.closed: list[Trade] = []
@@ -111,21 +116,34 @@ class Trader:
 
     # -- events -----------------------------------------------------------------------------
     def on_evaluation(self, evaluation, market, now_ms: int) -> None:
+        self._market = market
         if self.state == FLAT and not evaluation.blocks and self.paused is None:
             self._maybe_enter(evaluation, market, now_ms)
         elif self.state == HEDGED and self.trade is not None:
-            reason = exit_reason(evaluation.spread_bps, self.trade.direction, self.trade.opened_ms,
-                                 now_ms, float(self.s.exit_bps), float(self.s.stop_bps),
-                                 float(self.s.max_hold_sec))
-            if reason is not None and not (reason != "timeout" and evaluation.blocks):
-                self.start_exit(reason, evaluation.spread_bps, now_ms)
+            self._maybe_exit(evaluation, market, now_ms)
 
     def on_timer(self, evaluation, now_ms: int) -> None:
         """Time-based rules must fire even when the market is quiet (or its data is stale)."""
         if self.state == HEDGED and self.trade is not None:
-            if exit_reason(None, self.trade.direction, self.trade.opened_ms, now_ms, 0.0, 0.0,
-                           float(self.s.max_hold_sec)) == "timeout":
-                self.start_exit("timeout", evaluation.spread_bps, now_ms)
+            self._maybe_exit(None, self._market, now_ms, evaluation.spread_bps)
+
+    def on_funding_history(self, settled) -> None:
+        """The last settlements (oldest first), fetched off the engine thread."""
+        self.funding_settled = tuple(settled)
+
+    def funding_state(self, market) -> FundingState:
+        mark = market.mark if market is not None else None
+        return FundingState(mark.funding_rate if mark else None,
+                            mark.next_funding_ms if mark else None, self.funding_settled)
+
+    def _maybe_exit(self, ev, market, now_ms: int, spread: float | None = None) -> None:
+        call = self.strategy.exit_decision(ev, self.trade, self.funding_state(market),
+                                           self._view(market, now_ms), now_ms)
+        if call is None:
+            return
+        if call.detail:
+            log.info("[%s] %s exit: %s", self.strategy.name.upper(), self.trade.trade_id, call.detail)
+        self.start_exit(call.reason, ev.spread_bps if ev is not None else spread, now_ms)
 
     def account_ready(self) -> bool:
         """Both accounts have been read at least once without error (the gates can judge)."""
@@ -270,7 +288,8 @@ class Trader:
                 income_cursor_ms=funding.cursor_ms if funding else 0,
                 seen_tran_ids=tuple(funding.seen_ids()) if funding else (),
                 entry_ids=tuple(self.entry_ids), next_trade_id=self.next_trade_id,
-                trades_cursor_ms=self.accounting.sweep_cursor_ms if self.accounting else None)
+                trades_cursor_ms=self.accounting.sweep_cursor_ms if self.accounting else None,
+                strategy=self.strategy.name)
 
     def save(self) -> None:
         if self.store is None or self.s.dry_run:
@@ -330,40 +349,34 @@ class Trader:
     def _maybe_enter(self, ev, market, now_ms: int) -> None:
         if self._suspect_epoch is not None:
             return                                # the position is being checked again
-        enter = float(self.s.enter_bps)
-        if ev.spread_bps is None:
-            return
-        for direction, frontier in ((BUY_SPOT, ev.buy), (SELL_SPOT, ev.sell)):
-            # the seed's signal and an executable edge must both agree
-            rule = entry_window_rule(ev.spread_bps, direction, enter, self._stop_bps)
-            if rule == ENTER_RULE:
+        view = self._view(market, now_ms)
+        decisions = self.strategy.entry_decision(
+            ev, lambda direction, params: self._plan(direction, market, params),
+            self.funding_state(market), view, now_ms)
+        checked = False
+        for item in decisions:
+            if not (checked or (not isinstance(item, Intent) and not item.planned)):
+                checked = True
+                blocked = self.persistence_blocks()   # asked only when an entry is on the table
+                if blocked:
+                    self._blocked(blocked[0])
+                    return
+            if not isinstance(item, Intent):
+                self._blocked(item.reason)
                 continue
-            if frontier is None or frontier.top_edge_bps is None or frontier.top_edge_bps < enter:
-                continue
-            if rule is not None:                  # beyond the stop: it would exit at once
-                self._blocked(f"{direction}: " + window_reason(rule, ev.spread_bps,
-                                                               self.s.enter_bps, self.s.stop_bps))
-                continue
-            blocked = self.persistence_blocks()   # asked only when an entry is on the table
-            if blocked:
-                self._blocked(blocked[0])
-                return
-            plan = self._plan(direction, market)
-            if isinstance(plan, Rejection):
-                self._blocked(f"{direction}: {plan.reason}")
-                continue
-            view = self._view(market, now_ms)
-            blocks = account_blocks(direction, plan, view, self.limits, now_ms)
+            plan = item.plan
+            blocks = account_blocks(plan.direction, plan, view, self.limits, now_ms)
             if blocks:
-                self._blocked(f"{direction}: {blocks[0]}")
+                self._blocked(f"{plan.direction}: {blocks[0]}")
                 continue
-            notice = funding_notice(view, self.limits, now_ms)
-            if notice:
-                log.info("[FUNDING] %s", notice)
-            self.start_entry(plan, ev.spread_bps, now_ms, ev.trigger_ns)
+            if self.strategy.name == SCALP:       # a carry holds across settlements on purpose
+                notice = funding_notice(view, self.limits, now_ms)
+                if notice:
+                    log.info("[FUNDING] %s", notice)
+            self.start_entry(plan, ev.spread_bps, now_ms, ev.trigger_ns, item.note)
             return
 
-    def _plan(self, direction: str, market) -> EntryPlan | Rejection:
+    def _plan(self, direction: str, market, params: EntryParams | None = None) -> EntryPlan | Rejection:
         spot, perp = market.spot.book, market.perp.book
         if direction == BUY_SPOT:
             levels = (spot.iter_asks(), perp.iter_bids())
@@ -372,7 +385,7 @@ class Trader:
             levels = (spot.iter_bids(), perp.iter_asks())
             touch = (spot.best_ask(), perp.best_bid())
         return plan_entry(direction, levels[0], levels[1], self.spot_rules, self.perp_rules,
-                          self.params, self.fees, spot_touch=touch[0][0] if touch[0] else None,
+                          params or self.params, self.fees, spot_touch=touch[0][0] if touch[0] else None,
                           perp_touch=touch[1][0] if touch[1] else None,
                           buy_fee_in_base=self.buy_fee_in_base)
 
@@ -388,7 +401,7 @@ class Trader:
 
     def _view(self, market, now_ms: int) -> AccountView:
         acct = self.account
-        mark = market.mark
+        mark = market.mark if market is not None else None
         return AccountView.from_accounts(
             acct.spot if acct else None, acct.coinm if acct else None,
             base_asset=self.spot_rules.base_asset, quote_asset=self.spot_rules.quote_asset,
@@ -406,7 +419,8 @@ class Trader:
             self._last_block = kind
             log.info("[SKIP] %s", reason)
 
-    def start_entry(self, plan: EntryPlan, spread: float, now_ms: int, trigger_ns: int = 0) -> None:
+    def start_entry(self, plan: EntryPlan, spread: float, now_ms: int, trigger_ns: int = 0,
+                    note: str | None = None) -> None:
         """The legs leave before the state file records them (the write's fsyncs would delay
         them; the execution thread writes it once both answers are in): the trade id was
         reserved and saved while FLAT, so a restart after a crash in between finds the legs by
@@ -437,7 +451,8 @@ class Trader:
                                       _px(plan.perp_vwap), self.spot_rules, self.perp_rules,
                                       trigger_ns), record_first=False)
         # said once the legs are on their way: a log line costs tens of µs
-        log.info("[ENTRY] %s %s | spread %+.2f bps", trade_id, plan.describe(), spread)
+        log.info("[ENTRY] %s %s | %s", trade_id, plan.describe(),
+                 note if note is not None else f"spread {spread:+.2f} bps")
 
     def _entry_done(self, r: PairResult, now_ms: int) -> None:
         assert self.trade is not None

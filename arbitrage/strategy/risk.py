@@ -118,6 +118,8 @@ class AccountLimits:
     account_stale_ms: float                       # older account data blocks entry
     balance_buffer: Decimal = Decimal("0.001")    # spare fraction of the spot order's USDT value
     funding_blocks: bool = False                  # the funding notice is informational by default
+    # COIN-M margin held free beyond the initial margin, as a multiple (carry: held for days)
+    margin_buffer: Decimal = Decimal(1)
 
     @classmethod
     def from_settings(cls, s: Any, account_stale_ms: float, **extra: Any) -> "AccountLimits":
@@ -137,6 +139,25 @@ def account_blocks(direction: str, plan: EntryPlan | None, view: AccountView,
     elif now_ms - view.fetched_ms > limits.account_stale_ms:
         reasons.append(f"account data stale ({now_ms - view.fetched_ms} ms > "
                        f"{limits.account_stale_ms:.0f} ms)")
+    margin = view.margin
+    reasons.extend(position_risk(view, limits))
+    if view.last_exit_ms is not None:
+        since = (now_ms - view.last_exit_ms) / 1000
+        if since < limits.reopen_cooldown_sec:
+            reasons.append(f"cool-down {since:.1f} s < REOPEN_COOLDOWN_SEC {limits.reopen_cooldown_sec:g}")
+    if plan is not None:
+        reasons.extend(_balance_blocks(direction, plan, view, limits, margin))
+    if limits.funding_blocks:
+        notice = funding_notice(view, limits, now_ms)
+        if notice:
+            reasons.append(notice)
+    return reasons
+
+
+def position_risk(view: AccountView, limits: AccountLimits) -> list[str]:
+    """The margin gates (margin ratio, liquidation distance): they forbid an entry, and a carry
+    held across settlements is closed when one fires."""
+    reasons: list[str] = []
     margin = view.margin
     if margin is None:
         reasons.append("COIN-M margin data missing")
@@ -158,16 +179,6 @@ def account_blocks(direction: str, plan: EntryPlan | None, view: AccountView,
                 reasons.append(f"liquidation distance {dist * 100:.2f}% < LIQ_DIST_MIN_PCT "
                                f"{limits.liq_dist_min_pct}% (mark {mark:.2f}, "
                                f"liq {format(view.liquidation_price, 'f')})")
-    if view.last_exit_ms is not None:
-        since = (now_ms - view.last_exit_ms) / 1000
-        if since < limits.reopen_cooldown_sec:
-            reasons.append(f"cool-down {since:.1f} s < REOPEN_COOLDOWN_SEC {limits.reopen_cooldown_sec:g}")
-    if plan is not None:
-        reasons.extend(_balance_blocks(direction, plan, view, limits, margin))
-    if limits.funding_blocks:
-        notice = funding_notice(view, limits, now_ms)
-        if notice:
-            reasons.append(notice)
     return reasons
 
 
@@ -191,10 +202,13 @@ def _balance_blocks(direction: str, plan: EntryPlan, view: AccountView, limits: 
         # Initial margin of an inverse position, in coin: N·S / price / leverage. Unknown leverage
         # counts as 1x, which asks for the most margin.
         leverage = view.leverage if view.leverage > 0 else 1
-        need_coin = plan.notional_usd / Decimal(repr(plan.perp_vwap)) / leverage
+        need_coin = (plan.notional_usd / Decimal(repr(plan.perp_vwap)) / leverage
+                     * limits.margin_buffer)
         if margin.available_balance < need_coin:
             reasons.append(f"COIN-M availableBalance {format(margin.available_balance, 'f')} "
-                           f"{margin.asset} < {need_coin:.8f} margin needed at {leverage}x")
+                           f"{margin.asset} < {need_coin:.8f} margin needed at {leverage}x"
+                           + (f" × COINM_MARGIN_BUFFER {limits.margin_buffer}"
+                              if limits.margin_buffer != 1 else ""))
     return reasons
 
 
