@@ -9,6 +9,9 @@ Definitions (all from the CSV itself, so a spreadsheet can reproduce every numbe
   funding rows tagged with the trade;
 - net BTC: the closing row's net_btc (the trade's actual BTC flow plus its USDT flow at the exit
   spot VWAP), recomputed the same way when the cell is empty; net USDT: net BTC × exit spot VWAP.
+- where the net came from, exactly: net = edge + funding − fees, so edge BTC = net − funding + fees
+  (the basis captured and the prices paid, in the base coin); realized APR = net / |Q| per year
+  held × 100 % (the coin at work is the spot leg's Q).
 Open trades are listed but not counted in the totals.
 
 One file can hold several pairs (the pair columns after the 18 of the first versions): every
@@ -27,6 +30,7 @@ from arbitrage.ledger import (CLOSE, DEFAULT_PAIR, FUNDING, OPEN, ZERO, LedgerRo
 from arbitrage.tradelog import TradeLogError, read_rows
 
 BPS = Decimal(10_000)
+YEAR_S = 365 * 24 * 3600
 CENT = Decimal("0.01")
 
 
@@ -51,6 +55,19 @@ class TradeResult:
     @property
     def closed(self) -> bool:
         return self.closed_ms is not None
+
+    @property
+    def edge_btc(self) -> Decimal | None:
+        """The part of net that is neither funding nor fees: the basis captured at the prices paid."""
+        return None if self.net_btc is None else self.net_btc - self.funding_btc + self.fees_btc
+
+    @property
+    def apr_pct(self) -> Decimal | None:
+        """Net per year on the coin at work (|Q|), percent."""
+        held = self.held_s
+        if self.net_btc is None or not self.q_btc or not held:
+            return None
+        return self.net_btc / abs(self.q_btc) * Decimal(YEAR_S) / Decimal(repr(held)) * 100
 
     @property
     def held_s(self) -> float | None:
@@ -173,7 +190,25 @@ def render_pair(rows: list[LedgerRow], base: str) -> str:
                      f"{_n(t.fees_btc):>11} {_n(t.funding_btc, sign=True):>11} "
                      f"{_n(t.net_btc, sign=True) if t.closed else 'open':>11} "
                      f"{_n(t.net_usdt, 2, True):>10}")
+    lines += ["", f"where the net came from, {base} (edge = net − funding + fees: the basis captured "
+              "at the",
+              "prices paid; APR: net per year held, on the spot leg's Q)",
+              f"  {'trade':<14} {'edge':>11} {'fees':>11} {'funding':>11} {'net':>11} "
+              f"{'held':>6} {'APR':>10}"]
+    for t in trades:
+        if not t.closed:
+            continue
+        apr = t.apr_pct
+        lines.append(f"  {t.trade_id:<14} {_n(t.edge_btc, sign=True):>11} {_n(-t.fees_btc, sign=True):>11} "
+                     f"{_n(t.funding_btc, sign=True):>11} {_n(t.net_btc, sign=True):>11} "
+                     f"{_held(t.held_s):>6} {_apr(apr):>10}")
     return "\n".join(lines + [""] + _totals(trades, loose_funding, base))
+
+
+def _apr(pct: Decimal | None) -> str:
+    if pct is None:
+        return "-"
+    return f"{pct:+.1f}%" if abs(pct) < 100_000 else f"{pct:+.2e}%"
 
 
 def _totals(trades: list[TradeResult], loose_funding: Decimal, base: str = "BTC") -> list[str]:
@@ -202,6 +237,11 @@ def _totals(trades: list[TradeResult], loose_funding: Decimal, base: str = "BTC"
         f"(each at its exit spot VWAP)",
         f"  holding time         mean {_held(sum(held) / len(held))}, max {_held(max(held))}",
     ]
+    counted = [t for t in closed if t.net_btc is not None]
+    edge_btc = sum((t.edge_btc for t in counted), ZERO)
+    lines.append(f"  net from             edge {_n(edge_btc, sign=True)} {base}, fees "
+                 f"{_n(-sum((t.fees_btc for t in counted), ZERO), sign=True)} {base}, funding "
+                 f"{_n(sum((t.funding_btc for t in counted), ZERO), sign=True)} {base}")
     if len(nets) < len(closed):
         lines.append(f"  ({len(closed) - len(nets)} closed trades without net_btc are not in net)")
     return lines
