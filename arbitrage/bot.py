@@ -53,6 +53,13 @@ STOP_GRACE_S = 30.0         # how long a stop waits for a pair in flight (beyond
 LATENCY_KEPT = 10_000       # entries whose event-to-order times are kept for the summary
 INCOME_EVERY_S = 30.0       # funding arrives a few times a day; cheap to look every 30 s
 OPS_EVERY_S = 1.0           # status file and control poll (arbitrage/ops), between events
+HISTORY_EVERY_S = 5.0       # the last settlements, for a strategy that reads them (carry)
+HISTORY_ROWS = 50           # settlements asked for: the carry's lookback and the interval
+
+
+@dataclass
+class FundingHistoryUpdate:
+    settled: list           # FundingSettlement, oldest first
 
 
 @dataclass
@@ -108,6 +115,7 @@ class Bot:
         self._mark_rest_at = 0.0
         self._account_at = 0.0
         self._income_at = 0.0
+        self._history_at = 0.0
         self.accounting = accounting
         self.invariant_requested = threading.Event()     # SIGUSR1: check the ledger now
         self.ops_hook = None        # called once a second on the engine thread (arbitrage/ops/sink.py)
@@ -343,6 +351,14 @@ class Bot:
         if self.accounting.funding.cursor_ms != before:
             self.trader.save()
 
+    def _fetch_funding_history(self) -> None:
+        try:
+            rows = self.coinm_client.funding_history(self.perp_rules.symbol, limit=HISTORY_ROWS)
+        except (BinanceError, OSError) as exc:
+            log.warning("funding history unavailable: %s", _short(exc))
+            return
+        self._put(FundingHistoryUpdate(rows))
+
     def _fetch_mark(self) -> None:
         try:
             self._put(self.coinm_client.premium_index(self.perp_rules.symbol))
@@ -437,6 +453,8 @@ class Bot:
             self.trader.on_account(event)
         elif kind is IncomeUpdate:
             self._on_income(event.rows)
+        elif kind is FundingHistoryUpdate:
+            self.trader.on_funding_history(event.settled)
         elif kind is StreamStatus:
             self.market.on_stream_status(event)
         return False
@@ -459,6 +477,9 @@ class Bot:
         self.trader.on_timer(self.evaluation, now_ns // 1_000_000)
         if time.monotonic() >= self._account_at:
             self._request_account()
+        if self.trader.strategy.needs_funding_history and time.monotonic() >= self._history_at:
+            self._history_at = time.monotonic() + HISTORY_EVERY_S
+            self.pool.submit(self._fetch_funding_history)
         if time.monotonic() >= self._income_at and self.accounting is not None:
             self._income_at = time.monotonic() + INCOME_EVERY_S
             self.pool.submit(self._fetch_income)
@@ -535,6 +556,9 @@ class Bot:
             skew = f" skew {abs(md.spot.book.last_recv_ns - md.perp.book.last_recv_ns) / 1e6:.0f}ms"
         parts.append("| age " + " ".join(ages) + skew)
         parts.append(f"| resyncs {md.resyncs}")
+        funding = tr.strategy.status(tr.funding_state(md))
+        if funding:
+            parts.append(f"| {funding}")
         blocks = ev.blocks or tr.persistence_blocks()
         parts.append("| trading allowed" if not blocks else f"| blocked: {blocks[0]}")
         return " ".join(parts)
