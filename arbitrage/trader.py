@@ -82,10 +82,12 @@ class Trader:
         self.params = EntryParams.from_settings(settings)
         limits = AccountLimits.from_settings(settings, ACCOUNT_STALE_MS)
         # scalp or carry (STRATEGY): the trader only asks it for entry and exit decisions
-        self.strategy = make_strategy(settings, self.params, limits)
+        self.strategy = make_strategy(settings, self.params, limits, fees)
         self.limits = dataclasses.replace(limits, margin_buffer=self.strategy.margin_buffer)
         self.funding_settled: tuple = ()         # the last settlements, fetched off this thread
         self._market = None                      # the market of the last evaluation (timer exits)
+        self._view_cache: tuple | None = None
+        self._funding_cache: tuple | None = None
         self.state = FLAT
         self.trade: Trade | None = None          # the open (or opening / closing) trade
         self.closed: list[Trade] = []
@@ -133,8 +135,13 @@ class Trader:
 
     def funding_state(self, market) -> FundingState:
         mark = market.mark if market is not None else None
-        return FundingState(mark.funding_rate if mark else None,
-                            mark.next_funding_ms if mark else None, self.funding_settled)
+        c = self._funding_cache
+        if c is not None and c[0] is mark and c[1] is self.funding_settled:
+            return c[2]
+        state = FundingState(mark.funding_rate if mark else None,
+                             mark.next_funding_ms if mark else None, self.funding_settled)
+        self._funding_cache = (mark, self.funding_settled, state)
+        return state
 
     def _maybe_exit(self, ev, market, now_ms: int, spread: float | None = None) -> None:
         call = self.strategy.exit_decision(ev, self.trade, self.funding_state(market),
@@ -400,9 +407,14 @@ class Trader:
                                                for f in charged)
 
     def _view(self, market, now_ms: int) -> AccountView:
+        """The account as the gates see it; rebuilt only when its inputs changed (the entry
+        decision asks on every book event, the account and the mark change a few times a second)."""
         acct = self.account
         mark = market.mark if market is not None else None
-        return AccountView.from_accounts(
+        c = self._view_cache
+        if c is not None and c[0] is acct and c[1] is mark and c[2] == self.last_exit_ms:
+            return c[3]
+        view = AccountView.from_accounts(
             acct.spot if acct else None, acct.coinm if acct else None,
             base_asset=self.spot_rules.base_asset, quote_asset=self.spot_rules.quote_asset,
             margin_asset=self.perp_rules.margin_asset or self.spot_rules.base_asset,
@@ -410,6 +422,8 @@ class Trader:
             fetched_ms=acct.fetched_ms if acct else None, fetch_error=acct.error if acct else None,
             last_exit_ms=self.last_exit_ms,
             next_funding_ms=mark.next_funding_ms if mark else None)
+        self._view_cache = (acct, mark, self.last_exit_ms, view)
+        return view
 
     def _blocked(self, reason: str) -> None:
         # one line per new kind of reason, not one per book event with new numbers in it

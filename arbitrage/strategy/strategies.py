@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 from arbitrage.strategy import carry
 from arbitrage.strategy.engine import Trade
-from arbitrage.strategy.entry import FIXED, EntryParams, EntryPlan, Rejection
+from arbitrage.strategy.entry import FIXED, EntryParams, EntryPlan, FeeRates, Rejection
 from arbitrage.strategy.exits import TIMEOUT, exit_reason
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 from arbitrage.strategy.risk import AccountLimits, AccountView, position_risk
@@ -118,8 +118,9 @@ class Carry:
     name = CARRY
     needs_funding_history = True
 
-    def __init__(self, s: Any, params: EntryParams, limits: AccountLimits) -> None:
+    def __init__(self, s: Any, params: EntryParams, limits: AccountLimits, fees: FeeRates) -> None:
         self.p = carry.CarryParams.from_settings(s)
+        self.fee_bps = fees.round_trip_bps(params.execution_mode)
         self.margin_buffer = s.coinm_margin_buffer
         self.limits = limits
         # the carry's own sizing: the invested notional, no edge threshold (the basis is one of
@@ -132,6 +133,15 @@ class Carry:
         if direction is None:
             yield Skip("carry: funding unknown or zero")
             return
+        # the best prices bound the basis of any size (a walk only gets worse): when even they
+        # cannot pay, the sizing in Decimal is not worth running on every book event
+        top = (ev.buy if direction == BUY_SPOT else ev.sell)
+        if top is not None and top.top_edge_bps is not None:
+            bound = carry.entry_decision(direction, top.top_edge_bps, self.fee_bps, Decimal(0),
+                                         view.spot_free_base, funding, self.p, now_ms)
+            if bound.action != carry.ENTER:
+                yield Skip(bound.describe())
+                return
         plan = planner(direction, self.params)
         if isinstance(plan, Rejection):
             yield Skip(f"{direction}: {plan.reason}")
@@ -169,9 +179,9 @@ class Carry:
                 f"over {float(self.p.hold_hours):g} h (APR {nums.funding_apr:+.1f}%)")
 
 
-def make_strategy(s: Any, params: EntryParams, limits: AccountLimits) -> Strategy:
+def make_strategy(s: Any, params: EntryParams, limits: AccountLimits, fees: FeeRates) -> Strategy:
     if s.strategy == CARRY:
-        return Carry(s, params, limits)
+        return Carry(s, params, limits, fees)
     return Scalp(s, params)
 
 
