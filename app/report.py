@@ -242,6 +242,12 @@ def _totals(trades: list[TradeResult], loose_funding: Decimal, base: str = "BTC"
     lines.append(f"  net from             edge {_n(edge_btc, sign=True)} {base}, fees "
                  f"{_n(-sum((t.fees_btc for t in counted), ZERO), sign=True)} {base}, funding "
                  f"{_n(sum((t.funding_btc for t in counted), ZERO), sign=True)} {base}")
+    at_work = sum((abs(t.q_btc) * Decimal(repr(t.held_s)) for t in counted if t.q_btc and t.held_s),
+                  ZERO)
+    if at_work:
+        total = sum((t.net_btc for t in counted), ZERO)
+        lines.append(f"  realized APR         {_apr(total / at_work * YEAR_S * 100)} (net per {base} "
+                     f"at work per year: Σ net / Σ |Q| × held)")
     if len(nets) < len(closed):
         lines.append(f"  ({len(closed) - len(nets)} closed trades without net_btc are not in net)")
     return lines

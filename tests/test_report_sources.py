@@ -26,3 +26,10 @@ def test_the_report_says_where_the_net_came_from(tmp_path):
     assert "  T1000          +0.00049751 -0.00029956 +0.00000500 +0.00020295  1m00s  +1.07e+5%" in text
     assert ("  net from             edge +0.00053751 BTC, fees -0.00059959 BTC, funding "
             "+0.00000500 BTC") in text
+
+
+def test_the_pair_s_realized_apr_weighs_each_trade_by_its_coin_and_time(tmp_path):
+    text = render(read_rows(known(tmp_path)))
+    # (0.00020295 − 0.00026003) / (0.1 × 60 s + 0.1 × 30 s) per year
+    apr = (D("0.00020295") - D("0.00026003")) / D("9") * 365 * 24 * 3600 * 100
+    assert f"  realized APR         {apr:+.1f}% (net per BTC at work per year" in text
