@@ -256,8 +256,8 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("sim_seed", 15, _number(int, 15), "market model seed (15: the demo minute trades both ways)"),
     _f("sim_funding_interval", 28800, "seconds between funding settlements on the local exchange "
        "(Binance: 8 h; shorter for demos and tests)", **POSITIVE_SECONDS),
-    _Spec("sim_funding_regime", "normal", _choice("normal", "positive", "negative", "flipping"),
-          "funding sign on the local exchange: normal | positive | negative | flipping"),
+    _Spec("sim_funding_regime", "normal", _choice("normal", "positive", "negative", "flipping", "hot"),
+          "funding sign on the local exchange: normal | positive | negative | flipping | hot"),
 )
 _BY_NAME = {spec.name: spec for spec in SPECS}
 

@@ -54,7 +54,7 @@ class LocalExchange:
         {"BTC": 1, "ETH": 30};
         rates are (maker, taker): spot 0.001/0.001, COIN-M 0.0002/0.0005.
         `symbols` default: CORE_SYMBOLS (BTC and ETH); `ALL_SYMBOLS` lists every coin.
-        `funding_regime`: normal | positive | negative | flipping (arbitrage/sim/funding.py);
+        `funding_regime`: normal | positive | negative | flipping | hot (arbitrage/sim/funding.py);
         a wrong name raises ValueError here.
         `listen_key_ttl`: seconds a COIN-M listenKey lives without keep-alive (Binance: 60 min);
         `ws_api_pings`: (ping interval, pong deadline) of the spot and COIN-M WebSocket APIs."""

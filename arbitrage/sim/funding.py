@@ -14,6 +14,9 @@ Regimes (the sign they promise is guaranteed by clipping P, not left to chance):
   positive  mean +6 bps, never below −3 bps: every settlement ≥ 0.01 %
   negative  mean −9 bps, never above −6 bps: every settlement ≤ −0.01 %
   flipping  ±8 bps, the sign changing every 3 settlements (clipped as positive/negative)
+  hot       mean +25 bps, never below +15 bps: every settlement 0.10 % or more, about 0.2 % — the
+            high end of what Binance shows in hot markets, for demos and tests of the carry on a
+            compressed schedule (a run of minutes covers a 30 bps round trip of fees only there)
 """
 from __future__ import annotations
 
@@ -26,11 +29,12 @@ from decimal import Decimal
 
 from arbitrage.sim.marks import funding_rate
 
-REGIMES = ("normal", "positive", "negative", "flipping")
+REGIMES = ("normal", "positive", "negative", "flipping", "hot")
 HISTORY_SETTLEMENTS = 90        # 30 days of 8-hourly settlements before the exchange starts
 FLIP_EVERY = 3                  # settlements per sign in the flipping regime
 _THETA = 0.5                    # mean reversion per funding interval
 _POSITIVE_FLOOR, _NEGATIVE_CEILING = -3.0, -6.0
+_HOT_MEAN, _HOT_FLOOR = 25.0, 15.0
 _EPISODES_PER_INTERVAL = 0.08
 _EPISODE_BPS = (8.0, 15.0)
 _EPISODE_UP = 0.7
@@ -98,6 +102,8 @@ class PremiumProcess:
             return 6.0, _POSITIVE_FLOOR, math.inf
         if self.regime == "negative":
             return -9.0, -math.inf, _NEGATIVE_CEILING
+        if self.regime == "hot":
+            return _HOT_MEAN, _HOT_FLOOR, math.inf
         if self.regime == "flipping":
             if (settlement_index // FLIP_EVERY) % 2 == 0:
                 return 8.0, _POSITIVE_FLOOR, math.inf
