@@ -92,9 +92,13 @@ def test_settlement_buffer_only_against_the_side():
     assert entry_decision(BUY_SPOT, 0.0, 30.0, Decimal("0.1"), None, favour, P, NOW).action == ENTER
 
 
-def test_no_funding_data_no_entry():
+def test_no_funding_history_no_entry():
     d = entry_decision(BUY_SPOT, 10.0, 30.0, Decimal("0.1"), None, FundingState(None, None), P, NOW)
-    assert d.action == SKIP and "funding unknown" in d.reason
+    assert d.action == SKIP and "funding history not known yet" in d.reason
+    # a predicted rate alone (the history not fetched yet) is one tick: the basis would carry it
+    d = entry_decision(BUY_SPOT, 40.0, 30.0, Decimal("0.1"), None, FundingState(0.002, NOW + 9_000),
+                       P, NOW)
+    assert d.action == SKIP and "funding history not known yet" in d.reason
 
 
 def test_flip_during_the_hold_exits_by_the_rule_not_on_one_tick():

@@ -15,7 +15,7 @@ Every number is in bps of the hedged notional (the coin at work), per the planne
     net            N = E + B − F,  net APR = N / 10 000 × (365 × 24 / CARRY_HOLD_HOURS) × 100 %
     funding APR    = side × r̂ × settlements per year × 100 % (what the funding alone pays)
 
-An entry needs N > 0, net APR ≥ CARRY_MIN_NET_APR and N ≥ CARRY_MIN_NET_BPS, and never within
+An entry needs the settlement history (the schedule and the recent rates), N > 0, net APR ≥ CARRY_MIN_NET_APR and N ≥ CARRY_MIN_NET_BPS, and never within
 FUNDING_BUFFER_SEC before a settlement whose predicted rate would be paid against the side.
 
 Exits, first that holds:
@@ -160,8 +160,10 @@ def entry_decision(direction: str, basis_bps: float, fee_bps: float, spot_qty: D
         return CarryDecision(SKIP, direction, reason, numbers)
 
     nums = carry_numbers(direction, funding, basis_bps, fee_bps, p)
-    if nums is None:
-        return skip("funding unknown (no predicted rate, no settlement history yet)")
+    if nums is None or not funding.settled:
+        # without the history neither the schedule (settlements in the hold) nor the recent
+        # rates are known: the predicted rate alone is one tick
+        return skip("funding history not known yet", nums)
     if direction == SELL_SPOT and (base_free is None or base_free < spot_qty):
         have = "unknown" if base_free is None else format(base_free, "f")
         return skip(f"reverse carry sells spot held, never borrowed: free base {have} < "
