@@ -556,7 +556,7 @@ class Bot:
             skew = f" skew {abs(md.spot.book.last_recv_ns - md.perp.book.last_recv_ns) / 1e6:.0f}ms"
         parts.append("| age " + " ".join(ages) + skew)
         parts.append(f"| resyncs {md.resyncs}")
-        funding = tr.strategy.status(tr.funding_state(md))
+        funding = tr.strategy.status(tr.funding_state(md), now_ns // 1_000_000)
         if funding:
             parts.append(f"| {funding}")
         blocks = ev.blocks or tr.persistence_blocks()

@@ -158,3 +158,15 @@ def test_a_trade_of_another_strategy_is_refused_a_flat_file_is_not():
                        "STRATEGY=carry (expected STRATEGY=carry until that trade is closed)")
     assert resume_problem("carry", "scalp", "state/x.json", False, None) is None
     assert resume_problem("carry", "carry", "state/x.json", True, "T5") is None
+
+
+def test_the_carry_status_shows_the_estimate_and_binance_s_3_day_apr():
+    trader, _ = _trader(*CARRY)
+    market = _market()
+    assert trader.strategy.status(trader.funding_state(market), NOW) == \
+        "carry: funding history not known yet"
+    _funding(trader, market, 0.003, "0.003", "0.003", "0.003")
+    # 3 settlements of 0.3 % in the last 3 days: Binance's |Σ| / 3 × 365 / 2 = 54.75 %
+    assert trader.strategy.status(trader.funding_state(market), NOW) == (
+        "carry buy_spot: rate +0.3000% expected +270.0 bps over 0.05 h (APR +473040.0%; "
+        "Binance 3-day APR 54.8%)")

@@ -30,24 +30,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from statistics import median
-from typing import Any, Protocol, Sequence
+from typing import Any
 
+from arbitrage.carry.ranking import binance_apr, settlements_per_year, window_sum
+from arbitrage.models import FundingSettlement
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 
 BPS = 10_000.0
 HOUR_MS = 3_600_000
 YEAR_HOURS = 365 * 24
-DEFAULT_INTERVAL_MS = 8 * HOUR_MS        # Binance's schedule when the history cannot tell
 
 ENTER, SKIP, EXIT = "enter", "skip", "exit"
 RISK, MAX_HOLD, FUNDING_TURNED, BASIS = "risk", "max hold", "funding turned", "basis"
-
-
-class Settled(Protocol):
-    """One past settlement (models.FundingSettlement): its time and rate."""
-    time_ms: int
-    rate: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +50,15 @@ class FundingState:
     time, and the last settlements (oldest first) fetched off the engine thread."""
     predicted_rate: float | None
     next_funding_ms: int | None
-    settled: tuple[Settled, ...] = ()
+    settled: tuple[FundingSettlement, ...] = ()
 
-    def interval_ms(self) -> int:
-        gaps = [b.time_ms - a.time_ms for a, b in zip(self.settled, self.settled[1:])
-                if b.time_ms > a.time_ms]
-        return int(median(gaps)) if gaps else DEFAULT_INTERVAL_MS
+    def interval_hours(self) -> float:
+        """From the history's spacing (the ranking's rule: Binance's 8 h with fewer than two)."""
+        return YEAR_HOURS / float(settlements_per_year(self.settled))
+
+    def binance_apr_pct(self, now_ms: int) -> float:
+        """Binance's Funding Rate Arbitrage figure of the last 3 days, percent (ranking.py)."""
+        return float(binance_apr(window_sum(self.settled, now_ms)[0])) * 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +121,7 @@ def carry_numbers(direction: str, funding: FundingState, basis_bps: float, fee_b
     if rate is None:
         return None
     side = side_of(direction)
-    interval_h = funding.interval_ms() / HOUR_MS
+    interval_h = funding.interval_hours()
     n = p.hold_hours / interval_h
     expected = side * rate * n * BPS
     net = expected + basis_bps - fee_bps
@@ -205,7 +202,7 @@ def exit_decision(direction: str, opened_ms: int, close_edge_bps: float | None,
                      f"{float(last.rate) * 100:+.4f}% are paid against the {direction} carry")
     if close_edge_bps is not None and rate is not None:
         left_h = max(p.hold_hours - held_h, 0.0)
-        remaining = max(side * rate, 0.0) * left_h / (funding.interval_ms() / HOUR_MS) * BPS
+        remaining = max(side * rate, 0.0) * left_h / funding.interval_hours() * BPS
         if close_edge_bps > remaining:
             return leave(BASIS, f"closing now earns {close_edge_bps:+.2f} bps of basis > "
                          f"{remaining:.2f} bps of funding still expected")

@@ -54,7 +54,7 @@ class Strategy(Protocol):
     def exit_decision(self, ev: Any | None, trade: Trade, funding: carry.FundingState,
                       view: AccountView, now_ms: int) -> ExitCall | None: ...
 
-    def status(self, funding: carry.FundingState) -> str: ...
+    def status(self, funding: carry.FundingState, now_ms: int) -> str: ...
 
 
 class Scalp:
@@ -107,7 +107,7 @@ class Scalp:
             return None
         return ExitCall(reason)
 
-    def status(self, funding):
+    def status(self, funding, now_ms):
         return ""
 
 
@@ -170,13 +170,14 @@ class Carry:
             return None
         return ExitCall(d.reason.split(":", 1)[0], d.describe())
 
-    def status(self, funding):
+    def status(self, funding, now_ms):
         direction = carry.carry_direction(funding, self.p.lookback) or BUY_SPOT
         nums = carry.carry_numbers(direction, funding, 0.0, 0.0, self.p)
-        if nums is None:
-            return "carry: funding unknown"
+        if nums is None or not funding.settled:
+            return "carry: funding history not known yet"
         return (f"carry {direction}: rate {nums.rate * 100:+.4f}% expected {nums.expected_bps:+.1f} bps "
-                f"over {float(self.p.hold_hours):g} h (APR {nums.funding_apr:+.1f}%)")
+                f"over {self.p.hold_hours:g} h (APR {nums.funding_apr:+.1f}%; Binance 3-day APR "
+                f"{funding.binance_apr_pct(now_ms):.1f}%)")
 
 
 def make_strategy(s: Any, params: EntryParams, limits: AccountLimits, fees: FeeRates) -> Strategy:
