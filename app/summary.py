@@ -16,7 +16,7 @@ def print_summary(bot, stats, out: TextIO) -> None:
     lines = [
         "",
         f"=== spot-cm-arb summary: {s.spot_symbol} / {s.coinm_symbol} on {s.venue}"
-        f"{' (DRY_RUN)' if s.dry_run else ''} ===",
+        f"{' (DRY_RUN)' if s.dry_run else ''}, STRATEGY={s.strategy} ===",
         f"ran {seconds:.1f} s; both books synced after "
         + (f"{stats.synced_after_s:.2f} s" if stats.synced_after_s is not None else "never"),
         f"market data: {md.counters.diffs} depth diffs, {md.counters.marks} mark updates, "

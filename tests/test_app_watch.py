@@ -54,20 +54,29 @@ class Bot:
                                      env=clean_env(**env), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.err: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        self.out: list[str] = []
+        # both pipes read by threads of their own: communicate() would also read stderr and
+        # take lines from under the reader
+        self._reader = threading.Thread(target=self._read, args=(self.proc.stderr, self.err),
+                                        daemon=True)
         self._reader.start()
+        self._out_reader = threading.Thread(target=self._read, args=(self.proc.stdout, self.out),
+                                            daemon=True)
+        self._out_reader.start()
 
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            self.err.append(line)
+    @staticmethod
+    def _read(pipe, lines: list[str]) -> None:
+        for line in pipe:
+            lines.append(line)
 
     def saw(self, pattern: str) -> bool:
         return any(re.search(pattern, line) for line in list(self.err))
 
     def finish(self, timeout: float = 30.0) -> tuple[int, str, str]:
-        out, _ = self.proc.communicate(timeout=timeout)
+        self.proc.wait(timeout=timeout)
         self._reader.join(timeout=5)
-        return self.proc.returncode, out, "".join(self.err)
+        self._out_reader.join(timeout=5)
+        return self.proc.returncode, "".join(self.out), "".join(self.err)
 
 
 def test_watch_mode_syncs_both_books_and_prints_the_spread(sim):

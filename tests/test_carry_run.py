@@ -13,15 +13,13 @@ from decimal import Decimal
 import pytest
 
 from app.report import trade_results
-from arbitrage.exchanges.binance_coinm import CoinmClient
-from arbitrage.exchanges.binance_spot import SpotClient
-from arbitrage.exchanges.http import BinanceHttp
-from arbitrage.ledger import FUNDING, Balances, check_invariant
+from arbitrage.ledger import FUNDING
 from arbitrage.sim import LocalExchange
 from arbitrage.tradelog import read_rows
 from tests.conftest import wait_for
-from tests.harness import PERP, SPOT
+from tests.harness import PERP
 from tests.test_app_watch import Bot
+from tests.test_restart import Scenario
 
 INTERVAL_S = 15
 CARRY = ("--strategy", "carry", "--carry-hold-hours", "0.05", "--carry-max-hold-hours", "0.05",
@@ -37,36 +35,22 @@ def sim():
     ex.stop()
 
 
-class Run:
-    def __init__(self, sim: LocalExchange, tmp_path) -> None:
-        self.sim = sim
-        self.env = {"TRADES_LOG": str(tmp_path / "trades_log.csv"),
-                    "STATE_PATH": str(tmp_path / "state.json")}
-        http = lambda: BinanceHttp(sim.rest_url, sim.api_key, sim.api_secret)  # noqa: E731
-        self.spot, self.coinm = SpotClient(http()), CoinmClient(http())
-        self.start = self.balances()
-        self.start_ms = self.spot.server_time()
+class Run(Scenario):
+    """test_restart's scenario with the carry's flags, and funding checked against the income."""
 
-    def balances(self) -> Balances:
-        return Balances.from_accounts(self.spot.account(), self.coinm.account())
+    def __init__(self, sim: LocalExchange, tmp_path) -> None:
+        super().__init__(sim, tmp_path)
+        self.start_ms = self.spot.server_time()
 
     def bot(self, *flags: str) -> Bot:
         return Bot(["--venue", "sim", "--sim-url", self.sim.rest_url, *CARRY, *flags], **self.env)
 
-    def saved_state(self, state: str) -> bool:
-        try:
-            return f'"engine_state": "{state}"' in open(self.env["STATE_PATH"]).read()
-        except OSError:
-            return False
-
     def check(self) -> list:
-        """Flat, the ledger equal to the exchange, funding rows equal to its income."""
-        assert self.spot.open_orders(SPOT) == [] and self.coinm.open_orders(PERP) == []
-        assert self.coinm.position(PERP).amount == 0
+        """Flat, nothing sent twice, the ledger equal to the exchange, funding rows equal to its
+        FUNDING_FEE income to the satoshi."""
+        super().check()
         rows = read_rows(self.env["TRADES_LOG"])
-        inv = check_invariant(rows, self.start, self.balances())
-        assert inv.ok, inv.describe()
-        income = [i for i in self.coinm.income(PERP, "FUNDING_FEE", start_ms=self.start_ms)]
+        income = self.coinm.income(PERP, "FUNDING_FEE", start_ms=self.start_ms)
         booked = [r for r in rows if r.event == FUNDING]
         assert income and len(booked) == len(income)
         assert sum((r.income_btc for r in booked), Decimal(0)) == \
@@ -98,8 +82,7 @@ def test_killed_while_carrying_resumes_the_carry(sim, tmp_path):
     run = Run(sim, tmp_path)
     first = run.bot()
     wait_for(lambda: run.saved_state("HEDGED"), timeout=120, what="a carry opened")
-    first.proc.send_signal(signal.SIGKILL)
-    first.proc.wait(timeout=30)
+    run.kill(first)
     # the same state file under the other strategy is refused: the carry's exits are not the scalp's
     other = Bot(["--venue", "sim", "--sim-url", sim.rest_url, "--strategy", "scalp"], **run.env)
     code, _, err = other.finish(timeout=60)
