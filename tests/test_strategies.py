@@ -170,3 +170,13 @@ def test_the_carry_status_shows_the_estimate_and_binance_s_3_day_apr():
     assert trader.strategy.status(trader.funding_state(market), NOW) == (
         "carry buy_spot: rate +0.3000% expected +270.0 bps over 0.05 h (APR +473040.0%; "
         "Binance 3-day APR 54.8%)")
+
+
+def test_a_carry_investment_below_one_contract_is_refused_at_start():
+    from decimal import Decimal
+    from arbitrage.strategy.feasibility import Sizing, entry_problems
+    settings = load_settings(["--venue", "sim", *CARRY[:2], "--carry-invest-usd", "50"], {},
+                             dotenv_path=None)
+    problems = entry_problems(Sizing.from_settings(settings), BTCUSDT, BTCUSD_PERP, Decimal(60000))
+    assert problems == ["CARRY_INVEST_USD: 50 is less than the smallest BTCUSD_PERP order "
+                        "(100 USD) (expected a larger CARRY_INVEST_USD)"]

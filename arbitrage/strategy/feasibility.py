@@ -26,10 +26,14 @@ class Sizing:
     max_q_base_frontier: Decimal    # 0 = no cap
     v_usd: Decimal
     base_cap_name: str = "MAX_Q_BASE_FRONTIER"   # the name the user set it under
+    v_name: str = "V_USD"                          # the carry sizes a fixed CARRY_INVEST_USD
 
     @classmethod
     def from_settings(cls, s) -> "Sizing":
         from arbitrage.config import base_cap_name
+        if s.strategy == "carry":
+            return cls(False, s.min_v_usd, s.max_v_usd_frontier, s.max_q_base_frontier,
+                       s.carry_invest_usd, base_cap_name(s), "CARRY_INVEST_USD")
         return cls(s.auto_from_frontier, s.min_v_usd, s.max_v_usd_frontier, s.max_q_base_frontier,
                    s.v_usd, base_cap_name(s))
 
@@ -80,18 +84,18 @@ def entry_problems(sz: Sizing, spot: SymbolRules, perp: SymbolRules, price: Deci
 
 def _fixed_problems(sz: Sizing, spot: SymbolRules, perp: SymbolRules, price: Decimal,
                     one_contract: Decimal, at: str) -> list[str]:
-    v, base = sz.v_usd, spot.base_asset
-    why = "(expected a larger V_USD, or AUTO_FROM_FRONTIER=true)"
+    v, base, name = sz.v_usd, spot.base_asset, sz.v_name
+    why = (f"(expected a larger {name}" + (", or AUTO_FROM_FRONTIER=true)" if name == "V_USD" else ")"))
     if v < one_contract:
-        return [f"V_USD: {_plain(v)} is less than the smallest {perp.symbol} order "
+        return [f"{name}: {_plain(v)} is less than the smallest {perp.symbol} order "
                 f"({_plain(one_contract)} USD) {why}"]
     if v < spot.min_notional:
-        return [f"V_USD: {_plain(v)} is less than {spot.symbol} minNotional "
+        return [f"{name}: {_plain(v)} is less than {spot.symbol} minNotional "
                 f"{_plain(spot.min_notional)} {why}"]
     if v / price < spot.min_qty:
-        return [f"V_USD: {_plain(v)} is {_plain(_up(v / price, 8))} {base} {at}, less than "
+        return [f"{name}: {_plain(v)} is {_plain(_up(v / price, 8))} {base} {at}, less than "
                 f"{spot.symbol} minQty {_plain(spot.min_qty)} {why}"]
-    return _too_large("V_USD", v, spot, perp, price, at)
+    return _too_large(name, v, spot, perp, price, at)
 
 
 def _too_large(name: str, usd: Decimal, spot: SymbolRules, perp: SymbolRules, price: Decimal,
