@@ -362,7 +362,8 @@ class Trader:
             self.funding_state(market), view, now_ms)
         checked = False
         for item in decisions:
-            if not (checked or (not isinstance(item, Intent) and not item.planned)):
+            on_the_table = isinstance(item, Intent) or item.planned
+            if on_the_table and not checked:
                 checked = True
                 blocked = self.persistence_blocks()   # asked only when an entry is on the table
                 if blocked:
