@@ -3,7 +3,7 @@
 - Start-up: seconds from spawning `python -m app.main --venue sim` (interpreter start, imports,
   the built-in local exchange, exchangeInfo, time sync, fees, accounts, reconciliation, both
   WebSockets, both snapshots) to the bot's own `[READY] trading allowed` line, seen on its stderr.
-- Memory: the peak resident set size of a one-minute demo run (`make demo`'s command), from the
+- Memory: the peak resident set size of a one-minute demo run (`make demo-scalp`'s command), from the
   kernel's accounting of that child process (`wait4` ru_maxrss), so nothing inside the bot has
   to measure itself.
 """
