@@ -13,6 +13,7 @@ takes the usual SPOT_KEY...
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -103,9 +104,24 @@ def load_fleet(path: str | Path, environ: Mapping[str, str] | None = None,
         if inst is not None:
             fleet.instances.append(inst)
     problems += _between_instances(fleet.instances)
+    _mark_shared_quotes(fleet.instances)
     if problems:
         raise FleetError(problems)
     return fleet
+
+
+def _mark_shared_quotes(instances: list[Instance]) -> None:
+    """Instances of one account that quote in the same coin move one balance: each bot's end-of-run
+    check of that coin would count the others' trades and cry MISMATCH (exit 5) on every stop.
+    They run with QUOTE_SHARED: the quote line is shown, the base coin's line decides."""
+    by_quote: dict[tuple[str, str], list[Instance]] = {}
+    for inst in instances:
+        by_quote.setdefault((inst.account, inst.settings.spot_quote), []).append(inst)
+    for group in by_quote.values():
+        if len(group) > 1:
+            for inst in group:
+                inst.overrides["QUOTE_SHARED"] = "true"
+                inst.settings = dataclasses.replace(inst.settings, quote_shared=True)
 
 
 def _budget(value: Any, problems: list[str]) -> dict[str, Decimal]:

@@ -279,7 +279,7 @@ def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,
                         orders, position.amount, spot_account.total(spot_rules.base_asset))
     decision = reconcile(snapshot, view, settings.adopt)
     start_ms = spot.server_time()
-    accounting = Accounting(tradelog, spot_rules, perp_rules, start_ms)
+    accounting = Accounting(tradelog, spot_rules, perp_rules, start_ms, settings.quote_shared)
     accounting.start_balances = Balances.from_accounts(
         spot_account, coinm.account(), spot_rules.base_asset, spot_rules.quote_asset)
     mark = Decimal(str(coinm.premium_index(perp_rules.symbol).mark))

@@ -30,7 +30,8 @@ OWN_ORDERS_KEPT = 2000     # orders of this run's pairs remembered (their late e
 
 class Accounting:
     def __init__(self, tradelog: TradeLog | None, spot_rules: SymbolRules,
-                 perp_rules: SymbolRules, start_ms: int) -> None:
+                 perp_rules: SymbolRules, start_ms: int, quote_shared: bool = False) -> None:
+        self.quote_shared = quote_shared          # QUOTE_SHARED: the quote line cannot decide
         self.log = tradelog                       # None under DRY_RUN: rows on paper, not written
         self.spot_rules, self.perp_rules = spot_rules, perp_rules
         # every row names its pair: one trades_log.csv can hold several
@@ -223,7 +224,7 @@ class Accounting:
         if self.start_balances is None or self.log is None:
             return None
         return check_invariant(self.counted, self.start_balances, end, self.spot_rules.base_asset,
-                               self.spot_rules.quote_asset)
+                               self.spot_rules.quote_asset, self.quote_shared)
 
 
 def _label(direction: str, closing: bool) -> str:

@@ -220,6 +220,8 @@ SPECS: tuple[_Spec, ...] = (
     _f("funding_buffer_sec", 20, "funding-crossing notice", **SECONDS),
     _f("reopen_cooldown_sec", 5, "pause after an exit before the next entry", **SECONDS),
     _b("flatten_on_exit", False, "close the position when the program stops"),
+    _b("quote_shared", False, "other bots trade this account's quote coin (a fleet sets it): the "
+                              "end-of-run check of the quote coin is shown, not decisive"),
     _f("book_stale_ms", 5000, "a book without updates for longer is stale", **POSITIVE_MS),
     _f("mark_stale_ms", 5000, "a mark price without updates for longer is stale", **POSITIVE_MS),
     _f("status_interval", 5, "seconds between status lines", **POSITIVE_SECONDS),
@@ -293,6 +295,7 @@ class Settings:
     funding_buffer_sec: float
     reopen_cooldown_sec: float
     flatten_on_exit: bool
+    quote_shared: bool
     book_stale_ms: float
     mark_stale_ms: float
     status_interval: float

@@ -153,3 +153,16 @@ def test_supervisord_restarts_a_crash_never_a_deliberate_exit(tmp_path):
         assert "autorestart=unexpected" in block and "exitcodes=0,2,3,4,5" in block
         assert f"-m app.instance --config {tmp_path / 'fleet.toml'} --id {inst}" in block
         assert "stdout_logfile_maxbytes=10MB" in block and "stdout_logfile_backups=5" in block
+
+
+def test_instances_of_one_account_share_their_quote_coin_and_say_so(tmp_path):
+    # both quote in USDT on the default account: each bot's USDT check would count the other's
+    # trades (a false MISMATCH, exit 5, on every stop), so both run with QUOTE_SHARED
+    fleet = load_fleet(write(tmp_path, TWO), environ={}, dotenv_path=None)
+    for inst in fleet.instances:
+        assert inst.settings.quote_shared and inst.overrides["QUOTE_SHARED"] == "true"
+        assert instance_environ({}, inst.overrides, inst.account)["QUOTE_SHARED"] == "true"
+    apart = TWO.replace('size = 2\n', 'size = 2\naccount = "second"\n')
+    fleet = load_fleet(write(tmp_path, apart), environ={}, dotenv_path=None)
+    assert [i.settings.quote_shared for i in fleet.instances] == [False, False]
+    assert all("QUOTE_SHARED" not in i.overrides for i in fleet.instances)

@@ -260,3 +260,15 @@ def test_balances_from_accounts():
 def test_iso_utc():
     assert iso_utc(1723161300123) == "2024-08-08T23:55:00.123Z"
     assert iso_utc(1723161600000) == "2024-08-09T00:00:00.000Z"
+
+
+def test_a_shared_quote_coin_shows_its_line_but_the_base_coin_decides():
+    # another bot of the same account spent 500 USDT: this ledger cannot explain that, and says so
+    end = Balances(END.spot_btc, END.spot_usdt - D("500"), END.coinm_btc)
+    inv = check_invariant(example_rows(), START, end, quote_shared=True)
+    assert inv.ok and inv.diff_usdt == D("500") and inv.diff_btc == 0
+    usdt, btc = inv.describe()
+    assert "not decisive: QUOTE_SHARED" in usdt and "MISMATCH" not in usdt and btc.endswith(" OK")
+    assert not check_invariant(example_rows(), START, end).ok        # alone on the account: it counts
+    broken = Balances(END.spot_btc, end.spot_usdt, END.coinm_btc + D("0.00000001"))
+    assert not check_invariant(example_rows(), START, broken, quote_shared=True).ok
