@@ -104,11 +104,14 @@ def rows(fleet) -> dict[str, dict]:
 
 
 def test_both_instances_trade_and_a_settings_error_is_reported_with_its_id(fleet):
-    wait_for(lambda: all(rows(fleet)[i]["trades_closed"] >= 1 for i in ("btc", "eth")),
-             timeout=90, interval=0.5, what="a closed trade on btc and on eth")
+    # "running" also needs a status file under 5 s old: on a loaded machine one write can be late,
+    # so the row is read until it is up, not at one instant
+    wait_for(lambda: all(rows(fleet)[i]["trades_closed"] >= 1 and rows(fleet)[i]["running"]
+                         for i in ("btc", "eth")),
+             timeout=90, interval=0.5, what="a closed trade on btc and on eth, both running")
     r = rows(fleet)
     for i, spot in (("btc", "BTCUSDT"), ("eth", "ETHUSDT")):
-        assert r[i]["running"] and r[i]["process"] == "RUNNING", r[i]
+        assert r[i]["process"] == "RUNNING", r[i]
         assert r[i]["spot"] == spot and r[i]["fills"] >= 2
         assert r[i]["state"] in ("FLAT", "ENTERING", "HEDGED", "EXITING")
         assert r[i]["spread_bps"] is not None and r[i]["spread_series"]
@@ -130,6 +133,10 @@ def test_both_instances_trade_and_a_settings_error_is_reported_with_its_id(fleet
 
 
 def test_metrics_have_the_series_of_both_instances(fleet):
+    up = [f'arb_up{{coinm="{i.upper()}USD_PERP",instance="{i}",spot="{i.upper()}USDT"}} 1.0'
+          for i in ("btc", "eth")]
+    wait_for(lambda: all(u in requests.get(fleet["base"] + "/metrics", timeout=5).text for u in up),
+             timeout=30, interval=0.5, what="arb_up 1 for both instances")
     text = requests.get(fleet["base"] + "/metrics", timeout=5).text
     for i in ("btc", "eth"):
         assert f'arb_up{{coinm="{i.upper()}USD_PERP",instance="{i}",spot="{i.upper()}USDT"}} 1.0' in text
