@@ -19,7 +19,7 @@ import time
 
 import requests
 
-from arbitrage.config import SPECS, Settings, SettingsError, check_dotenv_permissions, load_settings
+from arbitrage.config import SPECS, Settings, check_dotenv_permissions
 from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.errors import BinanceError, UnknownSymbol
@@ -41,6 +41,7 @@ from arbitrage.strategy.feasibility import Sizing, entry_problems
 from arbitrage.strategy.strategies import resume_problem
 from arbitrage.venues import VenueUrls, urls_for
 from app import recording_end
+from app.settings_cli import settings_or_problems
 from app.summary import print_summary
 
 log = logging.getLogger("app.main")
@@ -56,11 +57,8 @@ class StartupError(Exception):
 def main(argv: list[str] | None = None, on_bot=None) -> int:
     """`on_bot(bot)`: called with the connected bot before it runs (the fleet's status hook)."""
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        settings = load_settings(argv, os.environ)
-    except SettingsError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+    settings = settings_or_problems(argv, os.environ)
+    if settings is None:
         return EXIT_SETTINGS
     setup_logging(settings.log_level, _secrets(settings))
     for warning in misspelt_settings(os.environ, ".env", (spec.env for spec in SPECS)):

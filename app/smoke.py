@@ -20,8 +20,9 @@ from contextlib import ExitStack
 
 import requests
 
+from app.settings_cli import settings_or_problems
 from app.smoke_checks import Events, Lanes, Row, run_checks
-from arbitrage.config import Settings, SettingsError, load_settings
+from arbitrage.config import Settings
 from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.errors import BinanceError
@@ -39,11 +40,8 @@ EXIT_OK, EXIT_FAILED, EXIT_SETTINGS = 0, 1, 2
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        settings = load_settings(argv, os.environ)
-    except SettingsError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+    settings = settings_or_problems(argv, os.environ)
+    if settings is None:
         return EXIT_SETTINGS
     quiet = "WARNING" if settings.log_level == "INFO" else settings.log_level   # the table is the output
     setup_logging(quiet, settings.secret_values)
