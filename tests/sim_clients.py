@@ -1,7 +1,9 @@
 """What the tests that drive the local exchange with third-party clients share: the guard that
 keeps every client on loopback, the check that the official SDKs parse every field without a type
-warning, and ways to move and read the synthetic book. Import the fixtures by name into a test
-module (pytest finds fixtures in its namespace)."""
+warning, the local exchange most WebSocket API / user-stream tests drive with a signed WebSocket API
+client on each product, and ways to move and read the synthetic book. Import the fixtures by name
+into a test module (pytest finds fixtures in its namespace); a module may define its own `ex` (other
+exchange options) and the client fixtures use it."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from arbitrage.sim import LocalExchange
+from tests.ws_api_client import WsApiClient
 
 SPOT, PERP = "BTCUSDT", "BTCUSD_PERP"
 D = Decimal
@@ -54,6 +57,29 @@ def sdk_types_match(caplog):
     mismatches = [r.getMessage() for r in caplog.records
                   if "did not match the declared types" in r.getMessage() or "Failed to parse" in r.getMessage()]
     assert not mismatches, mismatches
+
+
+@pytest.fixture
+def ex():
+    """A fresh local exchange whose market barely moves by itself (speed 0.001)."""
+    with LocalExchange(seed=5, speed=0.001) as exchange:
+        yield exchange
+
+
+@pytest.fixture
+def spot(ex):
+    """A signed WebSocket API client on the spot endpoint of `ex`."""
+    client = WsApiClient(ex.ws_api_url, ex.api_key, ex.api_secret)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def cm(ex):
+    """A signed WebSocket API client on the COIN-M endpoint of `ex`."""
+    client = WsApiClient(ex.ws_dapi_url, ex.api_key, ex.api_secret)
+    yield client
+    client.close()
 
 
 def step(ex: LocalExchange, symbol: str) -> None:

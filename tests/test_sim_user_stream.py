@@ -10,16 +10,10 @@ from decimal import Decimal
 import pytest
 
 from arbitrage.sim import LocalExchange
-from tests.sim_clients import PERP, SPOT, best
+from tests.sim_clients import PERP, SPOT, best, ex  # noqa: F401 (fixture by name)
 from tests.ws_api_client import StreamClient, WsApiClient, rest
 
 D = Decimal
-
-
-@pytest.fixture
-def ex():
-    with LocalExchange(seed=5, speed=0.001) as exchange:
-        yield exchange
 
 
 @pytest.fixture

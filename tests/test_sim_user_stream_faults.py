@@ -10,28 +10,8 @@ import websocket
 
 from arbitrage.sim import LocalExchange
 from arbitrage.sim.chaos import FaultPlan
-from tests.sim_clients import PERP, SPOT
+from tests.sim_clients import PERP, SPOT, cm, ex, spot  # noqa: F401 (fixtures by name)
 from tests.ws_api_client import StreamClient, WsApiClient, rest
-
-
-@pytest.fixture
-def ex():
-    with LocalExchange(seed=5, speed=0.001) as exchange:
-        yield exchange
-
-
-@pytest.fixture
-def spot(ex):
-    client = WsApiClient(ex.ws_api_url, ex.api_key, ex.api_secret)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def cm(ex):
-    client = WsApiClient(ex.ws_dapi_url, ex.api_key, ex.api_secret)
-    yield client
-    client.close()
 
 
 SELL_SPOT = {"symbol": SPOT, "side": "SELL", "type": "MARKET", "quantity": "0.00100"}

@@ -12,7 +12,7 @@ import websocket
 
 from arbitrage.sim import LocalExchange
 from arbitrage.sim.auth import ApiKeys, Auth, ws_payloads
-from tests.sim_clients import PERP, SPOT, best
+from tests.sim_clients import PERP, SPOT, best, cm, spot  # noqa: F401 (fixtures by name)
 from tests.ws_api_client import WsApiClient, rest
 
 D = Decimal
@@ -22,20 +22,6 @@ D = Decimal
 def ex():
     with LocalExchange(seed=5, speed=0.001, ws_api_pings=((0.3, 2.0), (0.4, 2.0))) as exchange:
         yield exchange
-
-
-@pytest.fixture
-def spot(ex):
-    client = WsApiClient(ex.ws_api_url, ex.api_key, ex.api_secret)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def cm(ex):
-    client = WsApiClient(ex.ws_dapi_url, ex.api_key, ex.api_secret)
-    yield client
-    client.close()
 
 
 def resting_buy(ex, **extra) -> dict:

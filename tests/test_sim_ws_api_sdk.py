@@ -23,17 +23,11 @@ from binance_sdk_spot.spot import Spot  # noqa: E402
 
 from arbitrage.sim import LocalExchange  # noqa: E402
 from tests.sim_clients import (  # noqa: E402,F401 (fixtures by name)
-    PERP, SPOT, best, loopback_only, sdk_types_match,
+    PERP, SPOT, best, ex, loopback_only, sdk_types_match,
 )
 from tests.ws_api_client import rest  # noqa: E402
 
 D = Decimal
-
-
-@pytest.fixture
-def ex():
-    with LocalExchange(seed=5, speed=0.001) as exchange:
-        yield exchange
 
 
 def ws_config(ex: LocalExchange, url: str) -> ConfigurationWebSocketAPI:

@@ -11,15 +11,8 @@ import pytest
 
 from arbitrage.exchanges.user_streams import CoinmUserStream, SpotUserStream
 from arbitrage.models import COINM, SELL, SPOT, BUY, ExecutionEvent, OrderRequest, UserStreamGap
-from arbitrage.sim import LocalExchange
 from tests.fast_lanes_kit import SPOT_SYMBOL, coinm_api, far_perp_buy, far_spot_buy, http, spot_api
-from tests.sim_clients import PERP
-
-
-@pytest.fixture
-def ex():
-    with LocalExchange(seed=5, speed=0.001) as exchange:
-        yield exchange
+from tests.sim_clients import PERP, ex  # noqa: F401 (fixture by name)
 
 
 def next_of(events: queue.Queue, kind, pred=lambda e: True, timeout: float = 10.0):

@@ -18,11 +18,10 @@ from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.ws_api import answer_error, ws_signature
 from arbitrage.models import COINM, SELL, SPOT, OrderRequest
-from arbitrage.sim import LocalExchange
 from tests.fast_lanes_kit import (
     SPOT_SYMBOL, coinm_api, far_perp_buy, far_spot_buy, http, spot_api,
 )
-from tests.sim_clients import PERP
+from tests.sim_clients import PERP, ex  # noqa: F401 (fixture by name)
 
 K = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 S = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -78,12 +77,6 @@ def test_429_and_418_carry_the_retry_after_of_error_data():
 
 
 # -- integration: the local exchange over loopback -------------------------------------------------
-@pytest.fixture
-def ex():
-    with LocalExchange(seed=5, speed=0.001) as exchange:
-        yield exchange
-
-
 @pytest.fixture
 def spot(ex):
     api = spot_api(ex)
