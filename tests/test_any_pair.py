@@ -141,28 +141,29 @@ def test_the_old_btc_cap_on_eth_is_refused_naming_the_settings():
     assert entry_problems(sz, BTCUSDT, BTCUSD_PERP, D("60000")) == []
 
 
-def test_caps_below_one_contract_or_the_spot_minimums_are_refused():
-    sz = Sizing(True, D("5"), D("50"), D("0"), D("10000"))
-    assert entry_problems(sz, BTCUSDT, BTCUSD_PERP, D("60000")) == [
+@pytest.mark.parametrize("sizing, problem", [
+    pytest.param(
+        Sizing(True, D("5"), D("50"), D("0"), D("10000")),
         "MAX_V_USD_FRONTIER: 50 USD, less than the smallest BTCUSD_PERP order (100 USD) "
-        "(expected a cap of at least 100 USD)"]
+        "(expected a cap of at least 100 USD)", id="usd-cap-below-one-contract"),
     # 0.0001 BTC × 60000 = $6: above MIN_V_USD 5, below one contract
-    sz = Sizing(True, D("5"), D("0"), D("0.0001"), D("10000"))
-    assert entry_problems(sz, BTCUSDT, BTCUSD_PERP, D("60000")) == [
+    pytest.param(
+        Sizing(True, D("5"), D("0"), D("0.0001"), D("10000")),
         "MAX_Q_BASE_FRONTIER: 0.0001 BTC is $6.00 at the BTCUSD_PERP price 60000, less than the "
-        "smallest BTCUSD_PERP order (100 USD) (expected a cap of at least 100 USD)"]
-
-
-def test_fixed_sizing_and_orders_larger_than_the_exchange_allows():
-    sz = Sizing(False, D("5000"), D("30000"), D("0"), D("50"))
-    assert entry_problems(sz, BTCUSDT, BTCUSD_PERP, D("60000")) == [
+        "smallest BTCUSD_PERP order (100 USD) (expected a cap of at least 100 USD)",
+        id="base-cap-below-one-contract"),
+    pytest.param(
+        Sizing(False, D("5000"), D("30000"), D("0"), D("50")),
         "V_USD: 50 is less than the smallest BTCUSD_PERP order (100 USD) (expected a larger V_USD, "
-        "or AUTO_FROM_FRONTIER=true)"]
+        "or AUTO_FROM_FRONTIER=true)", id="fixed-size-below-one-contract"),
     # MIN_V_USD $9M at 60000 = 150 BTC > MARKET_LOT_SIZE maxQty 128.52621715 (× 60000 = 7711573.03)
-    sz = Sizing(True, D("9000000"), D("0"), D("0"), D("10000"))
-    assert entry_problems(sz, BTCUSDT, BTCUSD_PERP, D("60000")) == [
+    pytest.param(
+        Sizing(True, D("9000000"), D("0"), D("0"), D("10000")),
         "MIN_V_USD: 9000000 is 150 BTC at the BTCUSD_PERP price 60000, more than BTCUSDT's "
-        "largest order 128.52621715 (expected MIN_V_USD <= 7711573)"]
+        "largest order 128.52621715 (expected MIN_V_USD <= 7711573)", id="minimum-above-largest-order"),
+])
+def test_sizes_below_one_contract_or_above_the_largest_order_are_refused(sizing, problem):
+    assert entry_problems(sizing, BTCUSDT, BTCUSD_PERP, D("60000")) == [problem]
 
 
 def test_buys_stop_being_grossed_up_once_a_buy_paid_its_fee_elsewhere():
