@@ -160,17 +160,21 @@ def _lock_files(settings: Settings) -> list[FileLock]:
 
 
 def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
-            give_up_at: float | None = None, fresh_exchange: bool = False):
+            give_up_at: float | None = None, fresh_exchange: bool = False,
+            clients: tuple[SpotClient, CoinmClient] | None = None, **bot_options):
     """Clients, symbol rules and server time for the venue, then the bot (not yet running).
-    None when stopped while the venue was unreachable."""
+    None when stopped while the venue was unreachable. `clients` and `bot_options` (clock,
+    runners) are the backtest's: the same start-up against an in-process venue."""
     from arbitrage.bot import Bot   # imported late: settings errors must not wait for it
 
-    timeout = float(settings.http_timeout)
-    spot_http = BinanceHttp(urls.spot_rest, settings.spot_key, settings.spot_secret,
-                            recv_window=settings.recv_window, timeout=timeout)
-    coinm_http = BinanceHttp(urls.coinm_rest, settings.dapi_key, settings.dapi_secret,
-                             recv_window=settings.recv_window, timeout=timeout)
-    spot, coinm = SpotClient(spot_http), CoinmClient(coinm_http)
+    if clients is None:
+        timeout = float(settings.http_timeout)
+        spot_http = BinanceHttp(urls.spot_rest, settings.spot_key, settings.spot_secret,
+                                recv_window=settings.recv_window, timeout=timeout)
+        coinm_http = BinanceHttp(urls.coinm_rest, settings.dapi_key, settings.dapi_secret,
+                                 recv_window=settings.recv_window, timeout=timeout)
+        clients = SpotClient(spot_http), CoinmClient(coinm_http)
+    spot, coinm = clients
     rules = _with_retry(stop, f"{settings.venue} exchangeInfo",
                         lambda: (_rules(spot, settings.spot_symbol, "SPOT_SYMBOL"),
                                  _rules(coinm, settings.coinm_symbol, "COINM_SYMBOL")),
@@ -218,7 +222,8 @@ def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
     if start is None:
         return None
     accounting, store, decision, mark = start
-    bot = Bot(settings, urls, spot, coinm, spot_rules, perp_rules, fees, accounting, store)
+    bot = Bot(settings, urls, spot, coinm, spot_rules, perp_rules, fees, accounting, store,
+              **bot_options)
     bot.apply(decision, mark)
     return bot
 

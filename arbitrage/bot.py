@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from arbitrage.capture import CaptureWriter
+from arbitrage.clock import WALL, Clock
 from arbitrage.config import Settings
 from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
@@ -87,8 +87,13 @@ class RunStats:
 class Bot:
     def __init__(self, settings: Settings, urls: VenueUrls, spot: SpotClient, coinm: CoinmClient,
                  spot_rules: SymbolRules, perp_rules: SymbolRules, fees: FeeRates,
-                 accounting: Accounting | None = None, store: StateStore | None = None) -> None:
+                 accounting: Accounting | None = None, store: StateStore | None = None,
+                 clock: Clock = WALL, pool=None, leg_runner=None) -> None:
+        """`clock`, `pool` (REST fetches off the engine thread) and `leg_runner` (the executor's
+        threads) are the live ones by default; a backtest passes simulated time and in-line
+        runners (arbitrage/backtest)."""
         self.s = settings
+        self.clock = clock
         self.urls = urls
         self.spot_client = spot
         self.coinm_client = coinm
@@ -96,7 +101,7 @@ class Bot:
         self.perp_rules = perp_rules
         self.contract_size = float(perp_rules.contract_size or 0)
         self.events = EventQueue(QUEUE_MAX)
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rest")
+        self.pool = pool or ThreadPoolExecutor(max_workers=2, thread_name_prefix="rest")
         self.market = MarketData(spot_rules.symbol, perp_rules.symbol, self._request_snapshot,
                                  verify=settings.verify_books)
         self.evaluation = Evaluation()
@@ -129,9 +134,10 @@ class Bot:
                                      paper=PaperDesk(lambda: (self.market.spot.book,
                                                               self.market.perp.book),
                                                      spot_rules, perp_rules, fees)
-                                     if settings.dry_run else None)
+                                     if settings.dry_run else None,
+                                     clock=clock, runner=leg_runner)
         self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
-                             self._request_account, accounting, store)
+                             self._request_account, accounting, store, clock=clock)
         spot_streams = [spot.depth_stream(spot_rules.symbol)]
         coinm_streams = [coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]
         if settings.verify_books:
@@ -163,7 +169,7 @@ class Bot:
 
     def _on_status_for(self, connection: str):
         def on_status(connected: bool, reason: str) -> None:
-            self._put(StreamStatus(connection, connected, reason, time.time_ns()))
+            self._put(StreamStatus(connection, connected, reason, self.clock.now_ns()))
         return on_status
 
     def _put(self, event, droppable: bool = False) -> None:
@@ -189,7 +195,7 @@ class Bot:
         try:
             snap = client.depth(symbol, SNAPSHOT_LIMIT)
         except (BinanceError, OSError) as exc:
-            self._put(SnapshotResult(symbol, None, _short(exc), time.time_ns()))
+            self._put(SnapshotResult(symbol, None, _short(exc), self.clock.now_ns()))
             return
         if self._recorder is not None:
             self._record(snap.recv_ns, _snapshot_body(snap, symbol != self.spot_rules.symbol))
@@ -239,11 +245,11 @@ class Bot:
         self.executor.recover(spec, list(legs.values()))
 
     def _request_account(self) -> None:
-        self._account_at = time.monotonic() + ACCOUNT_REFRESH_S
+        self._account_at = self.clock.monotonic() + ACCOUNT_REFRESH_S
         self.pool.submit(self._fetch_account, self.trader.epoch)
 
     def _fetch_account(self, epoch: int) -> None:
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = self.clock.now_ns() // 1_000_000
         try:
             spot, coinm = self.spot_client.account(), self.coinm_client.account()
             fills = None
@@ -261,7 +267,7 @@ class Bot:
         moved the balances they show is in these. Overlapping the last sweep is harmless: an
         execution is booked once (its order id is in the ledger). Also: the time they reach."""
         since = self.accounting.sweep_from_ms()
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = self.clock.now_ms()
         fills: list = []
         for client, symbol, span in ((self.spot_client, self.spot_rules.symbol, SPOT_SPAN_MS),
                                      (self.coinm_client, self.perp_rules.symbol, COINM_SPAN_MS)):
@@ -367,7 +373,7 @@ class Bot:
 
     # -- the engine thread ------------------------------------------------------------------
     def run(self, stop: threading.Event, run_seconds: float = 0.0) -> RunStats:
-        self.stats.started_ns = time.time_ns()
+        self.stats.started_ns = self.clock.now_ns()
         if self.s.record:
             self._recorder = CaptureWriter(self.s.record)
             log.info("recording every received message to %s", self.s.record)
@@ -375,18 +381,18 @@ class Bot:
             runner.start()
         self.pool.submit(self._fetch_mark)
         self._request_account()
-        deadline = time.monotonic() + run_seconds if run_seconds > 0 else None
+        deadline = self.clock.monotonic() + run_seconds if run_seconds > 0 else None
         tick = float(self.s.poll_interval)
-        next_status = time.monotonic() + float(self.s.status_interval)
+        next_status = self.clock.monotonic() + float(self.s.status_interval)
         try:
             while not stop.is_set():
-                if deadline is not None and time.monotonic() >= deadline:
+                if deadline is not None and self.clock.monotonic() >= deadline:
                     break
                 next_status = self._step(tick, next_status)
             self._wind_down()
         finally:
             self._shutdown()
-        self.stats.ended_ns = time.time_ns()
+        self.stats.ended_ns = self.clock.now_ns()
         return self.stats
 
     def _step(self, tick: float, next_status: float) -> float:
@@ -395,11 +401,11 @@ class Bot:
             event = self.events.get(timeout=tick)
         except Empty:
             event = None
-        now_ns = time.time_ns()
+        now_ns = self.clock.now_ns()
         changed = self._handle(event, now_ns) if event is not None else False
         if changed and self.events.empty():
             self._evaluate(now_ns)
-        mono = time.monotonic()
+        mono = self.clock.monotonic()
         if event is None or mono >= next_status:
             self._on_timer(now_ns)
         if mono >= next_status:
@@ -414,15 +420,15 @@ class Bot:
     def _wind_down(self) -> None:
         """A stop never leaves a half-sent pair: finish (or rescue) the pair in flight, then
         flatten if FLATTEN_ON_EXIT asks for it."""
-        limit = time.monotonic() + float(self.s.pair_timeout_sec) + STOP_GRACE_S
+        limit = self.clock.monotonic() + float(self.s.pair_timeout_sec) + STOP_GRACE_S
         if self.trader.in_flight:
             log.info("stopping: waiting for the pair in flight to finish")
-        while self.trader.in_flight and time.monotonic() < limit:
+        while self.trader.in_flight and self.clock.monotonic() < limit:
             self._step(0.05, float("inf"))
         if self.s.flatten_on_exit and self.trader.state == "HEDGED":
             log.info("stopping: FLATTEN_ON_EXIT closes the open trade")
-            self.trader.start_exit("shutdown", self.evaluation.spread_bps, time.time_ns() // 1_000_000)
-            while self.trader.in_flight and time.monotonic() < limit + STOP_GRACE_S:
+            self.trader.start_exit("shutdown", self.evaluation.spread_bps, self.clock.now_ns() // 1_000_000)
+            while self.trader.in_flight and self.clock.monotonic() < limit + STOP_GRACE_S:
                 self._step(0.05, float("inf"))
         if self.trader.in_flight:
             self.trader.halt("stopped with a pair still in flight: check both venues")
@@ -475,13 +481,13 @@ class Bot:
     def _on_timer(self, now_ns: int) -> None:
         self.market.on_timer(now_ns)
         self.trader.on_timer(self.evaluation, now_ns // 1_000_000)
-        if time.monotonic() >= self._account_at:
+        if self.clock.monotonic() >= self._account_at:
             self._request_account()
-        if self.trader.strategy.needs_funding_history and time.monotonic() >= self._history_at:
-            self._history_at = time.monotonic() + HISTORY_EVERY_S
+        if self.trader.strategy.needs_funding_history and self.clock.monotonic() >= self._history_at:
+            self._history_at = self.clock.monotonic() + HISTORY_EVERY_S
             self.pool.submit(self._fetch_funding_history)
-        if time.monotonic() >= self._income_at and self.accounting is not None:
-            self._income_at = time.monotonic() + INCOME_EVERY_S
+        if self.clock.monotonic() >= self._income_at and self.accounting is not None:
+            self._income_at = self.clock.monotonic() + INCOME_EVERY_S
             self.pool.submit(self._fetch_income)
         if self.accounting is not None and self.accounting.log is not None:
             self.accounting.log.retry()            # rows whose write failed are written now
@@ -492,8 +498,8 @@ class Bot:
             self.check_invariant(act=True)
         mark = self.market.mark
         stale = mark is None or (now_ns - mark.recv_ns) / 1e6 > float(self.s.mark_stale_ms)
-        if stale and time.monotonic() >= self._mark_rest_at:
-            self._mark_rest_at = time.monotonic() + MARK_REST_EVERY_S
+        if stale and self.clock.monotonic() >= self._mark_rest_at:
+            self._mark_rest_at = self.clock.monotonic() + MARK_REST_EVERY_S
             self.pool.submit(self._fetch_mark)
 
     def _evaluate(self, now_ns: int, trade: bool = True) -> None:

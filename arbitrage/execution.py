@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Callable, Protocol
 
+from arbitrage.clock import WALL, Clock
 from arbitrage.exchanges.errors import (BadResponse, BinanceError, CancelRejected, OrderNotFound,
                                         RateLimited, Rejected, UnknownOutcome)
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
@@ -114,7 +115,11 @@ class PairExecutor:
                  poll_s: float, dry_run: bool, on_done: Callable[[PairResult], None],
                  on_created: Callable[[list[OrderRequest]], None] | None = None,
                  resolve_delays_s: tuple[float, ...] = RESOLVE_DELAYS_S,
-                 paper: PaperDesk | None = None) -> None:
+                 paper: PaperDesk | None = None, clock: Clock = WALL, runner=None) -> None:
+        """`runner(max_workers, prefix)` makes the executors the legs and the protocol run on:
+        threads live; in-line in a backtest, where `clock` is simulated and its `sleep` plays
+        the market forward."""
+        self.clock = clock
         self.gw = {SPOT: spot, COINM: perp}
         self.base_asset = base_asset     # spot BUY commissions in it reduce what the trade holds
         self.pair_timeout_s = pair_timeout_s
@@ -124,9 +129,12 @@ class PairExecutor:
         self.on_done = on_done
         self.on_created = on_created or (lambda reqs: None)
         self.resolve_delays_s = resolve_delays_s
-        self.legs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leg")
-        _start_both(self.legs)              # created now, not by the first entry
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exec")
+        if runner is None:
+            self.legs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leg")
+            _start_both(self.legs)              # created now, not by the first entry
+            self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exec")
+        else:
+            self.legs, self.worker = runner(2, "leg"), runner(1, "exec")
         self.busy = threading.Event()
         self.orders_sent = 0
         self.unknown_resolved = 0        # answers lost (timeout / 5xx) and resolved by a query
@@ -147,8 +155,9 @@ class PairExecutor:
         self.busy.set()
         spot, perp = TrackedOrder(spec.spot), TrackedOrder(spec.perp)
         started = (threading.Event(), threading.Event())
-        futs = (self.legs.submit(self._send, spot, spec.spot_px, False, started[0]),
-                self.legs.submit(self._send, perp, spec.perp_px, False, started[1]))
+        with self.clock.together():      # both legs leave at the same moment
+            futs = (self.legs.submit(self._send, spot, spec.spot_px, False, started[0]),
+                    self.legs.submit(self._send, perp, spec.perp_px, False, started[1]))
         self.worker.submit(self._complete, spec, spot, perp, futs, not record_first)
         # Python runs one thread at a time: were the caller to go on with its own work, the leg
         # threads would wait for it. It waits (briefly, bounded) until both have the interpreter.
@@ -238,7 +247,7 @@ class PairExecutor:
         if patient:
             self._wait_out_rate_limit(req)
         order.apply(SUBMITTED)
-        sent_ns = time.time_ns()
+        sent_ns = self.clock.now_ns()
         if req.quantity == 0:              # e.g. the contracts an ADL already took: nothing to send
             order.apply(REJECTED, error="nothing to send")
             return sent_ns
@@ -306,7 +315,7 @@ class PairExecutor:
         if 0 < wait <= PATIENCE_S:
             log.warning("[ORDER] %s waits %.1f s for the exchange's Retry-After", req.client_order_id,
                         wait)
-            time.sleep(wait + 0.05)
+            self.clock.sleep(wait + 0.05)
 
     def _resolve(self, order: TrackedOrder) -> None:
         """Query an UNKNOWN order by client id until the exchange knows it or clearly does not."""
@@ -321,23 +330,23 @@ class PairExecutor:
             except OrderNotFound:
                 not_found += 1
             except RateLimited as exc:     # not sent: wait the window out, it is not a query
-                time.sleep(min(max(exc.retry_after, 0.0), PATIENCE_S))
+                self.clock.sleep(min(max(exc.retry_after, 0.0), PATIENCE_S))
                 continue
             except (BinanceError, OSError) as exc:
                 log.warning("[ORDER] query of %s failed: %s", req.client_order_id, exc)
-            time.sleep(delay)
+            self.clock.sleep(delay)
         if not_found >= NOT_FOUND_TO_GIVE_UP:
             order.apply(NOT_PLACED, error="the exchange has no such order")
             log.warning("[ORDER] %s was not placed", req.client_order_id)
 
     def _monitor(self, spec: PairSpec, spot: TrackedOrder, perp: TrackedOrder) -> None:
         """Poll open legs until both are final or the deadline; a lone leg is cancelled at once."""
-        deadline = time.monotonic() + self.pair_timeout_s
+        deadline = self.clock.monotonic() + self.pair_timeout_s
         pair = (spot, perp)
-        while not all(o.final for o in pair) and time.monotonic() < deadline:
+        while not all(o.final for o in pair) and self.clock.monotonic() < deadline:
             if any(o.final and o.executed == 0 for o in pair):
                 break                      # one leg is dead with nothing filled: stop waiting
-            time.sleep(self.poll_s)
+            self.clock.sleep(self.poll_s)
             for o in pair:
                 if not o.final:
                     self._refresh(o)
@@ -380,7 +389,7 @@ class PairExecutor:
                 self._refresh(order)
             if order.final or pause is None:
                 return
-            time.sleep(pause)
+            self.clock.sleep(pause)
 
     # -- accounting of what the pair did ------------------------------------------------------
     def _account(self, result: PairResult) -> None:
@@ -420,7 +429,7 @@ class PairExecutor:
         if sum((f.qty for f in fills), Decimal(0)) != order.executed:
             fills = ()
             for delay in FILL_DELAYS_S:
-                time.sleep(delay)
+                self.clock.sleep(delay)
                 try:
                     fills = tuple(self.gw[order.request.market].fills(order.request.symbol,
                                                                        state.order_id))
@@ -470,7 +479,7 @@ class PairExecutor:
                                           f"{plain(result.spot_btc)} {self.base_asset} and "
                                           f"{plain(result.contracts)} contracts are unhedged")
                     return
-                time.sleep(RETRY_PAUSE_S)
+                self.clock.sleep(RETRY_PAUSE_S)
             self._account(result)
         if self._rescue_order(result, first_attempt + RESCUE_ATTEMPTS + 1) is not None:
             result.halt_reason = (f"still unhedged after rescue: spot "
@@ -545,7 +554,7 @@ class PairExecutor:
                     # a refusal because the position shrank again (ADLs in a row while the
                     # remainder was on its way) is not a failure: the new size is sent
                     failures += 1
-                time.sleep(RETRY_PAUSE_S)
+                self.clock.sleep(RETRY_PAUSE_S)
             if retry.status == UNKNOWN or missing > 0:
                 result.halt_reason = (f"exit of {o.request.symbol} incomplete: {plain(missing)} "
                                       f"missing after {sent} attempt(s) ({retry.status}: "
@@ -563,4 +572,4 @@ def _dry_fill(req: OrderRequest, px: Decimal) -> OrderState:
     price = req.price if req.price is not None else px
     return OrderState(req.market, req.symbol, 0, req.client_order_id, req.side, req.type, "FILLED",
                       req.quantity, req.quantity, Decimal(0), price, req.price or Decimal(0),
-                      req.reduce_only, int(time.time() * 1000))
+                      req.reduce_only, time.time_ns() // 1_000_000)

@@ -10,13 +10,13 @@ import dataclasses
 import logging
 import re
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
 from arbitrage.accounting import Accounting
+from arbitrage.clock import WALL, Clock
 from arbitrage.execution import PairExecutor, PairResult, PairSpec, client_id, floor_to
 from arbitrage.models import BUY, COINM, SELL, SPOT, CoinmAccount, OrderRequest, SpotAccount, SymbolRules
 from arbitrage.numbers import plain
@@ -68,8 +68,9 @@ class Trader:
     def __init__(self, settings, spot_rules: SymbolRules, perp_rules: SymbolRules,
                  executor: PairExecutor, fees: FeeRates,
                  request_account: Callable[[], None], accounting: Accounting | None = None,
-                 store: StateStore | None = None) -> None:
+                 store: StateStore | None = None, clock: Clock = WALL) -> None:
         self.s = settings
+        self.clock = clock
         self.accounting = accounting
         self.store = store
         self.pending: list[OrderRequest] = []    # orders of the pair in flight, recorded pre-send
@@ -102,7 +103,7 @@ class Trader:
         self.entry_ids: list[str] = []           # every trade id sent, whatever became of it
         # the next entry's trade id, saved before that entry sends anything (see start_entry)
         self.next_trade_id = ""
-        self.next_trade_id = self._fresh_trade_id(int(time.time() * 1000))
+        self.next_trade_id = self._fresh_trade_id(self.clock.now_ms())
         # what every pair so far did to the accounts, exactly: spot BTC (net of BTC commissions)
         # and contracts. The exchange must agree with these to the unit.
         self.spot_btc_net = Decimal(0)
@@ -287,7 +288,7 @@ class Trader:
             funding = self.accounting.funding if self.accounting else None
             return EngineSnapshot(
                 spot_symbol=self.spot_rules.symbol, coinm_symbol=self.perp_rules.symbol,
-                venue=self.s.venue, saved_ms=int(time.time() * 1000), engine_state=self.state,
+                venue=self.s.venue, saved_ms=self.clock.now_ms(), engine_state=self.state,
                 halt_reason=self.halt_reason, trade=self.trade, pair_kind=self.pair_kind,
                 pending_orders=tuple(self.pending), baseline_contracts=self.baseline_contracts,
                 spot_btc_net=self.spot_btc_net, contracts_net=self.contracts_net,
@@ -337,7 +338,7 @@ class Trader:
             if snap.next_trade_id is not None and self._unused(snap.next_trade_id):
                 self.next_trade_id = snap.next_trade_id
             elif not self._unused(self.next_trade_id):
-                self.next_trade_id = self._fresh_trade_id(int(time.time() * 1000))
+                self.next_trade_id = self._fresh_trade_id(self.clock.now_ms())
 
     def _unused(self, trade_id: str) -> bool:
         return trade_id not in self.entry_ids and (self.trade is None

@@ -14,12 +14,12 @@ Realized PnL and funding are rounded half-even to 8 decimals.
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Iterable
 
 from arbitrage.models import BUY
+from arbitrage.sim.market import wall_ms
 from arbitrage.sim.rest import ApiError
 from arbitrage.sim.symbols import SimSymbol
 
@@ -83,7 +83,7 @@ class CoinmAccount:
         # per asset, as Binance keeps it: the time of the asset's last change, here the opening
         # deposit until the first income; clients skip an asset row whose updateTime is 0
         # (ccxt binance parse_balance_custom: "skip stale/uninitialized assets")
-        opened_ms = time.time_ns() // 1_000_000
+        opened_ms = wall_ms()
         self.update_ms: dict[str, int] = {a: opened_ms for a in self.start}
         self._tran_ids = itertools.count(first_tran_id)
 

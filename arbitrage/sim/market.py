@@ -12,7 +12,8 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from arbitrage.sim.book import Changes, SimBook
 from arbitrage.sim.funding import FundingHistory
@@ -30,8 +31,25 @@ StepHook = Callable[[str, str], None]
 _RECENT_IDS = 4096   # how far back a stale snapshot can reach
 
 
+_now_ns: Callable[[], int] = time.time_ns     # a backtest swaps in its simulated clock
+
+
 def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
+    """The exchange's own time (order and trade times, funding): the wall clock, or the
+    backtest's simulated time while one runs in this process (`use_time_source`)."""
+    return _now_ns() // 1_000_000
+
+
+@contextmanager
+def use_time_source(now_ns: Callable[[], int]) -> Iterator[None]:
+    """The local exchange reads time from `now_ns` inside the block (one backtest per process
+    at a time: grid workers are separate processes)."""
+    global _now_ns
+    before, _now_ns = _now_ns, now_ns
+    try:
+        yield
+    finally:
+        _now_ns = before
 
 
 class Market:

@@ -1,0 +1,77 @@
+"""The market of a backtest: the local exchange's own sources (synthetic model, capture replay)
+played in simulated time, and the bot's streams delivered to its queue after the feed latency.
+
+A `Timeline` yields market steps in time order; the exchange applies each one at its time (its
+books move, resting orders match, funding settles), and every stream event the exchange publishes
+for the bot's subscriptions is delivered `feed` ns later as the raw combined-stream message, which
+the bot parses with its own code.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable, Iterator
+
+import orjson
+
+from arbitrage.capture import iter_capture
+from arbitrage.sim.market import DEPTH, MARK, TICKER, Market
+from arbitrage.sim.replay import ReplaySource
+from arbitrage.sim.synthetic import TICK_SEC, SyntheticSource
+
+Step = tuple[int, Callable[[], None]]      # (time ns, what the exchange does then)
+
+_SUFFIX = {DEPTH: "@depth@100ms", MARK: "@markPrice@1s", TICKER: "@bookTicker"}
+
+
+def synthetic_steps(source: SyntheticSource, market: Market, start_ns: int,
+                    minutes: float) -> Iterator[Step]:
+    """One model tick every 100 ms of simulated time, for `minutes`."""
+    step_ns = int(TICK_SEC * 1e9)
+    for i in range(1, int(minutes * 60 / TICK_SEC) + 1):
+        at = start_ns + i * step_ns
+        yield at, lambda at=at: source.tick(market, at // 1_000_000)
+
+
+def replay_steps(source: ReplaySource, market: Market) -> Iterator[Step]:
+    """Every recorded record at its recorded receive time (after `prepare`)."""
+    for rec in source._records:
+        yield rec.ns, lambda rec=rec: source._play(market, rec)
+
+
+def first_line_ns(path: str) -> int:
+    for ns, _ in iter_capture(path):
+        return ns
+    raise ValueError(f"{path}: no records")
+
+
+def has_mark_stream(paths: list[str], lines: int = 20_000) -> bool:
+    """Does a capture carry Binance's markPrice stream (else the exchange derives marks)?"""
+    for path in paths:
+        for i, (_, raw) in enumerate(iter_capture(path)):
+            if "@markPrice" in raw[:60]:
+                return True
+            if i >= lines:
+                break
+    return False
+
+
+class Feed:
+    """The bot's subscriptions, as the exchange's WebSocket hub would serve them."""
+
+    def __init__(self, symbols: dict[str, str], channels: set[str], feed_ns: int,
+                 now_ns: Callable[[], int]) -> None:
+        # (symbol, channel) -> (stream name, connection "spot" / "coinm")
+        self.names = {(sym, ch): (sym.lower() + _SUFFIX[ch], conn)
+                      for sym, conn in symbols.items() for ch in channels
+                      if not (ch == MARK and conn == "spot")}
+        self.feed_ns = feed_ns
+        self.now_ns = now_ns
+        self.pending: deque[tuple[int, str, str]] = deque()   # (deliver at, connection, raw)
+        self.delivered = 0
+
+    def on_event(self, symbol: str, channel: str, payload: dict) -> None:
+        name = self.names.get((symbol, channel))
+        if name is None:
+            return
+        raw = b'{"stream":"%s","data":%s}' % (name[0].encode(), orjson.dumps(payload))
+        self.pending.append((self.now_ns() + self.feed_ns, name[1], raw.decode()))

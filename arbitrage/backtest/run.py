@@ -1,0 +1,265 @@
+"""One backtest: the bot, built by the same start-up as `app.main` (rules, fees, reconciliation,
+ledger, state file), driven in simulated time over a synthetic or recorded market.
+
+The engine loop is the bot's own steps (`_handle`, `_evaluate`, `_on_timer`) in the order its
+`_step` runs them; only the waiting differs: instead of blocking on the queue, time jumps to the
+next thing that happens — a market step at the exchange, a stream message reaching the bot, or
+the bot's timer tick. A pair runs in-line: its orders and polls sleep on the SimClock, which plays
+the market forward meanwhile (the books move, resting orders fill, messages queue up for the bot).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+from arbitrage.backtest.clock import SimClock
+from arbitrage.backtest.inline import InlineExecutor, runner_for
+from arbitrage.backtest.market import (Feed, Step, first_line_ns, has_mark_stream, replay_steps,
+                                       synthetic_steps)
+from arbitrage.backtest.venue import InProcessHttp, Latency
+from arbitrage.config import Settings
+from arbitrage.exchanges.binance_coinm import CoinmClient
+from arbitrage.exchanges.binance_spot import SpotClient
+from arbitrage.sim import LocalExchange
+from arbitrage.sim.api_market import MarketApi
+from arbitrage.sim.market import DEPTH, MARK, TICKER, use_time_source
+from arbitrage.sim.symbols import SYMBOLS
+from arbitrage.venues import VenueUrls
+
+log = logging.getLogger("arbitrage.backtest")
+
+SYNTHETIC_START_NS = 1_767_225_600_000_000_000     # 2026-01-01T00:00:00Z: a fixed, seedable start
+BACKTEST_URL = "http://backtest.invalid"
+
+
+@dataclass
+class Exposure:
+    """Unhedged base coin between the two accounts, sampled after every order the exchange
+    executes: the largest that lasted any simulated time (both legs of a pair can land at the
+    same instant: the state between them lasted nothing), and the longest stretch beyond one
+    contract's worth ("naked")."""
+    max_btc: Decimal = Decimal(0)
+    max_naked_s: float = 0.0
+    _last: tuple[int, Decimal, bool] | None = None     # (time, exposure, beyond one contract)
+    _naked_since_ns: int | None = None
+
+    def sample(self, now_ns: int, exposure: Decimal, one_contract: Decimal) -> None:
+        last = self._last
+        if last is not None and now_ns > last[0]:
+            self._commit(last, now_ns)
+        self._last = (now_ns, exposure, abs(exposure) >= one_contract)
+
+    def _commit(self, held: tuple[int, Decimal, bool], until_ns: int) -> None:
+        at, exposure, naked = held
+        self.max_btc = max(self.max_btc, abs(exposure))
+        if naked:
+            if self._naked_since_ns is None:
+                self._naked_since_ns = at
+            self.max_naked_s = max(self.max_naked_s, (until_ns - self._naked_since_ns) / 1e9)
+        else:
+            self._naked_since_ns = None
+
+    def finish(self, now_ns: int) -> None:
+        if self._last is not None:
+            self._commit(self._last, max(now_ns, self._last[0]))
+            self._last = (max(now_ns, self._last[0]), self._last[1], self._last[2])
+
+
+@dataclass
+class Outcome:
+    bot: object
+    stats: object
+    marks: str                  # where the marks came from
+    market_seconds: float       # simulated time covered
+    exposure: Exposure
+    latency: Latency
+    out_dir: Path
+    events: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Backtest:
+    def __init__(self, settings: Settings, latency: Latency, minutes: float = 5.0,
+                 out_dir: str | Path = "backtest-out") -> None:
+        self.s = settings
+        self.latency = latency
+        self.minutes = minutes
+        self.out_dir = Path(out_dir)
+
+    def run(self) -> Outcome:
+        s = self.s
+        files = list(s.replay_files) if s.sim_source == "replay" else []
+        start_ns = first_line_ns(files[0]) if files else SYNTHETIC_START_NS
+        clock = SimClock(start_ns)
+        with use_time_source(clock.now_ns):
+            return self._run(clock, files)
+
+    def _run(self, clock: SimClock, files: list[str]) -> Outcome:
+        from app.main import connect        # the live start-up, against the in-process venue
+
+        s = self.s
+        spot_sym, perp_sym = s.spot_symbol, s.coinm_symbol
+        ex = LocalExchange(source=s.sim_source, seed=s.sim_seed, symbols=[spot_sym, perp_sym],
+                           replay_files=files,
+                           funding_interval_sec=float(s.sim_funding_interval),
+                           funding_regime=s.sim_funding_regime)
+        ex.source.prepare(ex.market)
+        if files:
+            clock.set(ex.source.t0_ns)
+            steps: Iterator[Step] = replay_steps(ex.source, ex.market)
+            marks = ("from the capture's mark stream" if has_mark_stream(files) else
+                     "derived: the perp mid once per recorded second (the captures carry no "
+                     "mark stream)")
+            if marks.startswith("from"):
+                marks = ("derived: the perp mid once per recorded second (the capture's own mark "
+                         "stream is not replayed yet)")
+            end_ns = None
+        else:
+            steps = synthetic_steps(ex.source, ex.market, clock.now_ns(), self.minutes)
+            marks = "the synthetic model's mark stream (1/s)"
+            end_ns = clock.now_ns() + int(self.minutes * 60e9)
+        # the exchange's clocks are the simulated one
+        ex.trading.auth.clock_ms = clock.now_ms
+        api = MarketApi(ex.market, SYMBOLS, ex.weight_limit, lambda: {}, clock_ms=clock.now_ms,
+                        tape=ex.tape)
+        routes = {**api.routes(), **ex.routes}
+        channels = {DEPTH, MARK} | ({TICKER} if s.verify_books else set())
+        feed = Feed({spot_sym: "spot", perp_sym: "coinm"}, channels, self.latency.feed_ns,
+                    clock.now_ns)
+        ex.market.add_listener(feed.on_event)
+
+        exposure = Exposure()
+        spec = SYMBOLS[perp_sym]
+        base = SYMBOLS[spot_sym].base_asset
+        start_spot = None
+
+        def sample() -> None:
+            nonlocal start_spot
+            wallet = ex.trading.wallet
+            held = wallet.free[base] + wallet.locked[base]
+            if start_spot is None:
+                start_spot = held
+            mark = ex.market.marks.get(perp_sym)
+            if mark is None or not mark.mark:
+                return
+            size = Decimal(spec.contract_size)
+            px = Decimal(str(mark.mark))
+            contracts = ex.trading.account.position(perp_sym).amount
+            exposure.sample(clock.now_ns(), held - start_spot + contracts * size / px, size / px)
+
+        class TrackedHttp(InProcessHttp):
+            def _send(self, method, path, url, body, headers):
+                try:
+                    return super()._send(method, path, url, body, headers)
+                finally:
+                    if path.endswith("/order"):
+                        sample()
+
+        https = [TrackedHttp(routes, clock, self.latency, ex.api_key, ex.api_secret,
+                             recv_window=s.recv_window) for _ in range(2)]
+        clients = (SpotClient(https[0], now_ns=clock.now_ns),
+                   CoinmClient(https[1], now_ns=clock.now_ns))
+        sample()
+        stop = threading.Event()
+        bot = connect(s, VenueUrls(BACKTEST_URL, "ws://backtest.invalid", BACKTEST_URL,
+                                   "ws://backtest.invalid"), stop, fresh_exchange=True,
+                      clients=clients, clock=clock, pool=InlineExecutor(),
+                      leg_runner=runner_for(clock))
+        deliver = {"spot": bot._on_message_for("spot"), "coinm": bot._on_message_for("coinm")}
+        driver = _Driver(clock, steps, feed, deliver)
+        clock.on_advance = driver.play_until
+        started_ns = clock.now_ns()
+        stats = self._loop(bot, clock, driver, end_ns)
+        stats.started_ns = started_ns
+        bot._wind_down()
+        bot._shutdown()
+        stats.ended_ns = clock.now_ns()
+        sample()
+        exposure.finish(clock.now_ns())
+        return Outcome(bot, stats, marks, (clock.now_ns() - started_ns) / 1e9, exposure,
+                       self.latency, self.out_dir, driver.steps_played)
+
+    def _loop(self, bot, clock: SimClock, driver: "_Driver", end_ns: int | None):
+        """The bot's `_step`, with simulated waiting (see the module doc)."""
+        bot.stats.started_ns = clock.now_ns()
+        bot.pool.submit(bot._fetch_mark)
+        bot._request_account()
+        tick_ns = int(float(self.s.poll_interval) * 1e9)
+        status_ns = int(float(self.s.status_interval) * 1e9)
+        next_timer = clock.now_ns() + tick_ns
+        next_status = clock.now_ns() + status_ns
+        events = bot.events
+        handle, evaluate = bot._handle, bot._evaluate
+        while True:
+            while not events.empty():
+                event = events.get_nowait()
+                now = clock.now_ns()
+                if handle(event, now) and events.empty():
+                    evaluate(now)
+            nxt = driver.next_ns()
+            if nxt is None and end_ns is None:
+                break                               # the recording is over
+            if end_ns is not None and min(nxt or end_ns, next_timer) >= end_ns:
+                clock.advance_to(end_ns)
+                break
+            if nxt is not None and nxt < next_timer:
+                clock.advance_to(nxt)
+                continue
+            clock.advance_to(next_timer)
+            now = clock.now_ns()
+            bot._on_timer(now)
+            if now >= next_status:
+                bot._evaluate(now, trade=False)
+                log.info("%s", bot.status_line(now))
+                next_status = now + status_ns
+            next_timer = now + tick_ns
+        return bot.stats
+
+
+class _Driver:
+    """Plays market steps and stream deliveries in time order up to a target time."""
+
+    def __init__(self, clock: SimClock, steps: Iterator[Step], feed: Feed, deliver: dict) -> None:
+        self.clock = clock
+        self.steps = steps
+        self.feed = feed
+        self.deliver = deliver
+        self.steps_played = 0
+        self._next: Step | None = next(steps, None)
+
+    def next_ns(self) -> int | None:
+        pending = self.feed.pending
+        step = self._next[0] if self._next is not None else None
+        if pending:
+            return pending[0][0] if step is None else min(step, pending[0][0])
+        return step
+
+    def play_until(self, target_ns: int) -> None:
+        pending, clock = self.feed.pending, self.clock
+        while True:
+            step = self._next
+            if pending and pending[0][0] <= target_ns and (step is None or pending[0][0] <= step[0]):
+                at, conn, raw = pending.popleft()
+                clock.set(at)
+                self.deliver[conn](raw, at)
+            elif step is not None and step[0] <= target_ns:
+                clock.set(step[0])
+                step[1]()
+                self.steps_played += 1
+                self._next = next(self.steps, None)
+            else:
+                return
+
+
+def clear_outputs(settings: Settings) -> None:
+    """A backtest's ledger and state are its own output: each run starts them afresh."""
+    for path in (settings.trades_log, settings.state_path):
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
