@@ -70,6 +70,8 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--synthetic", action="store_true", help="the seeded synthetic market (default)")
     p.add_argument("--seed", type=int, help="synthetic market seed (SIM_SEED)")
     p.add_argument("--minutes", type=float, default=5.0, help="synthetic market length (default 5)")
+    p.add_argument("--start-ms", type=int, help="synthetic market start, ms since the epoch "
+                   "(default 2026-01-01T00:00:00Z)")
     p.add_argument("--out", default="backtest-out", help="folder for trades_log.csv and state")
     p.add_argument("--latency-order-ms", type=float, default=5.0, help="order -> exchange, ms")
     p.add_argument("--latency-answer-ms", type=float, default=5.0, help="exchange -> bot answer, ms")
@@ -134,7 +136,7 @@ def run_one(args: argparse.Namespace, rest: list[str], out: Path, config: str = 
     latency = Latency(args.latency_order_ms, args.latency_answer_ms, args.latency_feed_ms,
                       args.latency_jitter_ms, args.latency_seed)
     began = time.perf_counter()
-    outcome = Backtest(settings, latency, args.minutes, out).run()
+    outcome = Backtest(settings, latency, args.minutes, out, args.start_ms).run()
     wall = time.perf_counter() - began
     if summary is not None:
         print_summary(outcome.bot, outcome.stats, summary)

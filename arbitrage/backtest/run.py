@@ -28,6 +28,7 @@ from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.sim import LocalExchange
 from arbitrage.sim.api_market import MarketApi
 from arbitrage.sim.market import DEPTH, MARK, TICKER, use_time_source
+from arbitrage.sim.replay import ReplaySource
 from arbitrage.sim.symbols import SYMBOLS
 from arbitrage.venues import VenueUrls
 
@@ -85,8 +86,11 @@ class Outcome:
 
 class Backtest:
     def __init__(self, settings: Settings, latency: Latency, minutes: float = 5.0,
-                 out_dir: str | Path = "backtest-out") -> None:
+                 out_dir: str | Path = "backtest-out", start_ms: int | None = None) -> None:
+        """`start_ms`: when the synthetic market starts (default 2026-01-01T00:00:00Z); a
+        replay starts at its recording's first line."""
         self.s = settings
+        self.start_ms = start_ms
         self.latency = latency
         self.minutes = minutes
         self.out_dir = Path(out_dir)
@@ -94,7 +98,8 @@ class Backtest:
     def run(self) -> Outcome:
         s = self.s
         files = list(s.replay_files) if s.sim_source == "replay" else []
-        start_ns = first_line_ns(files[0]) if files else SYNTHETIC_START_NS
+        start_ns = (first_line_ns(files[0]) if files else
+                    self.start_ms * 1_000_000 if self.start_ms is not None else SYNTHETIC_START_NS)
         clock = SimClock(start_ns)
         with use_time_source(clock.now_ns):
             return self._run(clock, files)
@@ -108,6 +113,11 @@ class Backtest:
                            replay_files=files,
                            funding_interval_sec=float(s.sim_funding_interval),
                            funding_regime=s.sim_funding_regime)
+        if files:     # only the streams the bot subscribes to are read (parsing is the cost)
+            skip = ("@trade", "@aggTrade") + (() if s.verify_books else ("@bookTicker",))
+            ex.source = ReplaySource(files, symbols=[spot_sym, perp_sym], skip_streams=skip,
+                                     funding_interval_sec=float(s.sim_funding_interval))
+        ex.market._hooks.remove(ex.tape.on_step)   # klines: nobody asks for them here
         ex.source.prepare(ex.market)
         if files:
             clock.set(ex.source.t0_ns)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import gzip
 import heapq
 import io
-import json
+
+import orjson
 import logging
 import threading
 import time
@@ -56,18 +57,22 @@ def _open(path: Path) -> IO[str]:
     return open(path, "r", encoding="utf-8")
 
 
-def read_records(path: str | Path, warn: bool = True) -> Iterator[Record]:
+def read_records(path: str | Path, warn: bool = True,
+                 skip_streams: tuple[str, ...] = ()) -> Iterator[Record]:
     """The usable records of one capture file, in file order; bad lines are skipped (and logged
-    with `warn`)."""
+    with `warn`). A line whose head names one of `skip_streams` (e.g. "@bookTicker") is passed
+    over before it is parsed (a backtest needs no stream the bot did not subscribe to)."""
     path = Path(path)
     last_symbol = ""
     pending: list[tuple[int, dict]] = []       # snapshots whose symbol is not known yet (spot)
     bad = 0
     with _open(path) as fh:
         for lineno, line in enumerate(fh, 1):
+            if skip_streams and any(name in line[:90] for name in skip_streams):
+                continue
             try:
                 head, _, body = line.strip().partition(" ")
-                ns, msg = int(head), json.loads(body)
+                ns, msg = int(head), orjson.loads(body)
             except ValueError:
                 bad += 1
                 if bad == 1 and warn and line.strip():
@@ -102,13 +107,16 @@ class ReplaySource:
     name = "replay"
 
     def __init__(self, files: Sequence[str | Path], speed: float = 1.0,
-                 symbols: Sequence[str] | None = None, funding_interval_sec: float = 8 * 3600) -> None:
+                 symbols: Sequence[str] | None = None, funding_interval_sec: float = 8 * 3600,
+                 skip_streams: tuple[str, ...] = ()) -> None:
+        """`skip_streams`: see read_records; with `symbols`, those are the books rebuilt."""
         if not files:
             raise ValueError("replay needs at least one capture file")
         self.files = [Path(f) for f in files]
         self.speed = max(speed, 1e-3)
         self.only = set(symbols) if symbols else None
         self.funding_interval_sec = funding_interval_sec
+        self.skip_streams = skip_streams
         self.exchange_ms = 0          # the recording's exchange clock (latest `E` seen)
         self.t0_ns = 0
         self.finished = threading.Event()     # the playback thread is done, for whatever reason
@@ -124,8 +132,9 @@ class ReplaySource:
         # every symbol with depth anywhere in the files needs its book before playback starts
         # (one file may hold both markets, and one market's snapshot may come before the other's
         # first diff)
-        wanted = {rec.symbol for i, f in enumerate(self.files)
-                  for _, rec in self._tagged(i, f, warn=False) if rec.kind == DEPTH}
+        wanted = set(self.only) if self.only and self.skip_streams else {
+            rec.symbol for i, f in enumerate(self.files)
+            for _, rec in self._tagged(i, f, warn=False) if rec.kind == DEPTH}
         streams = [self._tagged(i, f) for i, f in enumerate(self.files)]
         merged = heapq.merge(*streams, key=lambda pair: pair[1].ns)
         buffered: dict[str, list[dict]] = {}
@@ -165,7 +174,7 @@ class ReplaySource:
         return ", ".join(f.name for f in self.files)
 
     def _tagged(self, index: int, path: Path, warn: bool = True) -> Iterator[tuple[int, Record]]:
-        for rec in read_records(path, warn):
+        for rec in read_records(path, warn, self.skip_streams):
             if rec.symbol not in SYMBOLS or (self.only and rec.symbol not in self.only):
                 if rec.symbol not in self._skipped:
                     self._skipped.add(rec.symbol)
