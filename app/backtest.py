@@ -129,9 +129,9 @@ def run_one(args: argparse.Namespace, rest: list[str], out: Path, config: str = 
     from arbitrage.logs import setup_logging
     from arbitrage.tradelog import read_rows
 
+    out.mkdir(parents=True, exist_ok=True)
     settings = load_settings(bot_argv(args, rest, out), {}, dotenv_path=None)
     setup_logging(settings.log_level, [])
-    out.mkdir(parents=True, exist_ok=True)
     clear_outputs(settings)
     latency = Latency(args.latency_order_ms, args.latency_answer_ms, args.latency_feed_ms,
                       args.latency_jitter_ms, args.latency_seed)
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(summary.getvalue())
         print(result.line())
         return EXIT_HALTED if result.halted else EXIT_OK
-    jobs = [(args, rest + flags_of(c), str(out / f"{i:03d}-" + "-".join(f"{k}={v}" for k, v in c)),
+    jobs = [(args, rest + flags_of(c), str(out / (f"{i:03d}-" + "-".join(f"{k}={v}" for k, v in c))),
              " ".join(f"{k}={v}" for k, v in c)) for i, c in enumerate(configs)]
     logging.getLogger().setLevel(logging.WARNING)
     began = time.perf_counter()
