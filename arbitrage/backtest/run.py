@@ -30,6 +30,7 @@ from arbitrage.sim.api_market import MarketApi
 from arbitrage.sim.market import DEPTH, MARK, TICKER, use_time_source
 from arbitrage.sim.replay import ReplaySource
 from arbitrage.sim.symbols import SYMBOLS
+from arbitrage.trader import PairDone
 from arbitrage.venues import VenueUrls
 
 log = logging.getLogger("arbitrage.backtest")
@@ -91,6 +92,7 @@ class Backtest:
         replay starts at its recording's first line."""
         self.s = settings
         self.start_ms = start_ms
+        self._on_pair_done = lambda: None
         self.latency = latency
         self.minutes = minutes
         self.out_dir = Path(out_dir)
@@ -148,19 +150,24 @@ class Backtest:
         base = SYMBOLS[spot_sym].base_asset
         start_spot = None
 
-        def sample() -> None:
+        def sample(flat: bool = False) -> None:
+            """Spot coin held since the bot was last flat against what the contracts hedge
+            (valued at the position's entry price: the coin they were sold or bought for)."""
             nonlocal start_spot
             wallet = ex.trading.wallet
             held = wallet.free[base] + wallet.locked[base]
-            if start_spot is None:
-                start_spot = held
-            mark = ex.market.marks.get(perp_sym)
-            if mark is None or not mark.mark:
-                return
+            position = ex.trading.account.position(perp_sym)
+            if start_spot is None or (flat and position.amount == 0):
+                start_spot = held          # a closed trade's result is not exposure
             size = Decimal(spec.contract_size)
-            px = Decimal(str(mark.mark))
-            contracts = ex.trading.account.position(perp_sym).amount
-            exposure.sample(clock.now_ns(), held - start_spot + contracts * size / px, size / px)
+            px = position.entry if position.amount and position.entry else None
+            if px is None:
+                mark = ex.market.marks.get(perp_sym)
+                px = Decimal(str(mark.mark)) if mark is not None and mark.mark else None
+            if px is None:
+                return
+            exposure.sample(clock.now_ns(), held - start_spot + position.amount * size / px,
+                            size / px)
 
         class TrackedHttp(InProcessHttp):
             def _send(self, method, path, url, body, headers):
@@ -184,6 +191,7 @@ class Backtest:
         driver = _Driver(clock, steps, feed, deliver)
         clock.on_advance = driver.play_until
         started_ns = clock.now_ns()
+        self._on_pair_done = lambda: sample(flat=bot.trader.state == "FLAT")
         stats = self._loop(bot, clock, driver, end_ns)
         stats.started_ns = started_ns
         bot._wind_down()
@@ -209,8 +217,11 @@ class Backtest:
             while not events.empty():
                 event = events.get_nowait()
                 now = clock.now_ns()
-                if handle(event, now) and events.empty():
-                    evaluate(now)
+                if handle(event, now):
+                    if type(event) is PairDone:
+                        self._on_pair_done()
+                    if events.empty():
+                        evaluate(now)
             nxt = driver.next_ns()
             if nxt is None and end_ns is None:
                 break                               # the recording is over
