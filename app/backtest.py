@@ -49,7 +49,8 @@ class Result:
         return 100.0 * self.wins / self.trades if self.trades else 0.0
 
     def line(self) -> str:
-        return (f"[BACKTEST] {self.config or 'settings as given'}: trades {self.trades}, win rate "
+        return (f"[BACKTEST] {self.config or 'settings as given'}: trades {self.trades} (entries, "
+                f"closed or rescued away), win rate "
                 f"{self.win_rate:.1f}%, net {self.net_btc} BTC, fees {self.fees_btc} BTC, funding "
                 f"{self.funding_btc} BTC, max unhedged {self.max_unhedged_btc} BTC, max naked leg "
                 f"{self.max_naked_s:.3f} s"
@@ -122,7 +123,6 @@ def flags_of(config: list[tuple[str, str]]) -> list[str]:
 def run_one(args: argparse.Namespace, rest: list[str], out: Path, config: str = "",
             summary: io.TextIOBase | None = None) -> Result:
     """One configuration, in this process."""
-    from app.report import trade_results
     from app.summary import print_summary
     from arbitrage.backtest.run import Backtest, clear_outputs
     from arbitrage.backtest.venue import Latency
@@ -144,18 +144,41 @@ def run_one(args: argparse.Namespace, rest: list[str], out: Path, config: str = 
                       f"of market; marks {outcome.marks}; latency {latency.describe()}\n")
     path = Path(settings.trades_log)
     rows = read_rows(path) if path.exists() else []
-    trades, loose = trade_results(rows)
-    closed = [t for t in trades if t.closed]
+    nets = trade_nets(rows)
     return Result(
-        config=config, trades=len(closed),
-        wins=sum(1 for t in closed if t.net_btc is not None and t.net_btc > 0),
-        net_btc=_plain(sum((t.net_btc for t in closed if t.net_btc is not None), ZERO)),
-        fees_btc=_plain(sum((t.fees_btc for t in trades), ZERO)),
-        funding_btc=_plain(sum((t.funding_btc for t in trades), ZERO) + loose),
+        config=config, trades=len(nets),
+        wins=sum(1 for n in nets.values() if n > 0),
+        net_btc=_plain(sum(nets.values(), ZERO) + sum(   # and funding outside any trade
+            (r.income_btc or ZERO for r in rows if r.event == "funding" and not r.trade_id), ZERO)),
+        fees_btc=_plain(sum(((r.fee_btc_spot or ZERO) + (r.fee_btc_cm or ZERO) for r in rows),
+                            ZERO)),
+        funding_btc=_plain(sum((r.income_btc or ZERO for r in rows if r.event == "funding"),
+                               ZERO)),
         max_unhedged_btc=_plain(outcome.exposure.max_btc.quantize(Decimal("0.00000001"))),
         max_naked_s=round(outcome.exposure.max_naked_s, 3),
         halted=outcome.bot.trader.halt_reason, market_s=round(outcome.market_seconds, 1),
         wall_s=round(wall, 3), out=str(out))
+
+
+def trade_nets(rows) -> dict[str, Decimal]:
+    """Each entry's result in BTC: a closed trade's `net_btc`; an entry that never closed (both
+    legs rescued away, e.g. a maker pair with one leg filled) its flows the same way, the USDT
+    at its last spot price — a rescue's loss is part of what a setting costs."""
+    from arbitrage.ledger import close_net_btc
+
+    by_trade: dict[str, list] = {}
+    for r in rows:
+        if r.trade_id:
+            by_trade.setdefault(r.trade_id, []).append(r)
+    nets = {}
+    for trade_id, trade_rows in by_trade.items():
+        close = next((r for r in trade_rows if r.event == "close" and r.net_btc is not None), None)
+        if close is not None:
+            nets[trade_id] = close.net_btc
+            continue
+        prices = [r.spot_vwap for r in trade_rows if r.spot_vwap]
+        nets[trade_id] = close_net_btc(trade_rows, prices[-1] if prices else Decimal(1))
+    return nets
 
 
 def _plain(value: Decimal) -> str:

@@ -33,7 +33,7 @@ def test_the_same_inputs_give_a_byte_identical_ledger(tmp_path, capsys):
     _run(tmp_path, "a")
     assert ledger_a.read_bytes() == ledger_b.read_bytes()
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("[BACKTEST]")]
-    assert len(lines) == 3 and "trades 4" in lines[0]
+    assert len(lines) == 3 and "trades 4 " in lines[0]
 
 
 def test_no_wall_clock_reaches_the_ledger(tmp_path):
@@ -63,7 +63,7 @@ def test_grid_runs_every_combination_and_sorts_by_net(tmp_path, capsys):
     assert nets == sorted(nets, reverse=True)
     for r in table:                     # each configuration has its own ledger
         rows = read_rows(Path(r["out"]) / "trades_log.csv") if r["trades"] else []
-        assert len([x for x in rows if x.event == "close"]) == r["trades"]
+        assert len({x.trade_id for x in rows if x.event == "open"}) == r["trades"]
 
 
 def test_a_bad_grid_value_stops_before_anything_runs(tmp_path, capsys):
