@@ -17,11 +17,11 @@ import threading
 import time
 from pathlib import Path
 
-from bench import latency, replay, startup, ws_api_path
+from bench import backtest, latency, replay, startup, ws_api_path
 from bench.botkit import build_bot, quiet
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-TARGETS = {"ratio": 1.5, "e2o_ms": 1.0, "skew_ms": 0.5, "startup_s": 2.0, "rss_mb": 100.0}
+TARGETS = {"backtest_x": 500.0, "ratio": 1.5, "e2o_ms": 1.0, "skew_ms": 0.5, "startup_s": 2.0, "rss_mb": 100.0}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         tp_default = replay.throughput(default, lambda: build_bot(sim)[0])
     finally:
         sim.stop()
+    print("backtest: one configuration over the same market, 3 runs ...", flush=True)
+    bt = backtest.measure(args.data)
     demo_thread.join()
     if split:
         os.sched_setaffinity(0, set(cpus))
@@ -132,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         ("replay: messages per second", f"{tp.messages / hot:,.0f}", "", "", ""),
         ("replay: level updates per second", f"{tp.level_updates / hot:,.0f}", "", "", ""),
         ("replay: multiple of real time", f"{tp.span_s / hot:,.0f}x", "", "", ""),
+        (f"backtest ({bt.source}): multiple of real time",
+         f"{statistics.median(bt.multiples()):,.0f}x",
+         f"{min(bt.multiples()):,.0f}-{max(bt.multiples()):,.0f}x",
+         f">= {TARGETS['backtest_x']:.0f}x",
+         "ok" if min(bt.multiples()) >= TARGETS["backtest_x"] else "MISSED"),
         dist_row("per event: parse a depth diff (us)", per.parse_us, 1.0, "{:.1f}"),
         dist_row("per event: book update of a diff (us)", per.book_us, 1.0, "{:.1f}"),
         dist_row("per event: entry evaluation (us)", per.evaluate_us, 1.0, "{:.1f}"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from pathlib import Path
 
 from arbitrage.backtest.run import Backtest, clear_outputs
 from arbitrage.backtest.venue import Latency
