@@ -13,7 +13,14 @@ from arbitrage.sim.synthetic import TICK_SEC
 from arbitrage.tradelog import read_rows
 from tests.harness import PERP, SPOT, BotRun
 
-LIVE_SECONDS = 25
+LIVE_SECONDS = 30
+# The live market runs at half speed (a tick every 200 ms of wall time): a loaded machine can
+# delay the live bot by a good part of 100 ms, and a reaction that slips past the next tick
+# acts on a different book. The backtest plays the same ticks 100 ms apart, so the settings
+# that count time run at half their live value there: the same number of ticks either way.
+SPEED = 0.5
+LIVE_TIMES = ("--reopen-cooldown-sec", "5", "--max-hold-sec", "30")
+BACKTEST_TIMES = ("--reopen-cooldown-sec", "2.5", "--max-hold-sec", "15")
 # the demo's settings otherwise; no FLATTEN_ON_EXIT: a close at the stop would be decided by when
 # each run noticed it (under load the live one is a few ticks late), not by the market
 FLAGS = ("--sim-seed", "15")
@@ -25,12 +32,13 @@ def _pairs(rows):
 
 
 def test_live_and_backtest_take_the_same_trades(tmp_path):
-    sim = LocalExchange(source="synthetic", seed=15, symbols=[SPOT, PERP])
+    sim = LocalExchange(source="synthetic", seed=15, symbols=[SPOT, PERP], speed=SPEED)
     start_ms = time.time_ns() // 1_000_000           # the synthetic market's start (wall clock)
     sim.start()
     try:
         (tmp_path / "live").mkdir()
-        run = BotRun(sim, *FLAGS, "--status-interval", "5", workdir=tmp_path / "live")
+        run = BotRun(sim, *FLAGS, *LIVE_TIMES, "--status-interval", "5",
+                     workdir=tmp_path / "live")
         time.sleep(LIVE_SECONDS)
         # the market ends first (REST and the streams stay up), then the bot gets time to work
         # through what it received: both runs decide on exactly the same ticks, however late
@@ -48,7 +56,7 @@ def test_live_and_backtest_take_the_same_trades(tmp_path):
     out = tmp_path / "backtest"
     out.mkdir()
     settings = load_settings(["--venue", "sim", "--sim-url", "http://backtest.invalid",
-                              "--sim-source", "synthetic", *FLAGS,
+                              "--sim-source", "synthetic", *FLAGS, *BACKTEST_TIMES,
                               "--trades-log", str(out / "trades_log.csv"),
                               "--state-path", str(out / "state.json")], {}, dotenv_path=None)
     clear_outputs(settings)
