@@ -13,7 +13,7 @@ from arbitrage.sim.synthetic import TICK_SEC
 from arbitrage.tradelog import read_rows
 from tests.harness import PERP, SPOT, BotRun
 
-LIVE_SECONDS = 30
+LIVE_SECONDS = 60     # 30 s of market at half speed: several entries, even when a loaded machine starts late
 # The live market runs at half speed (a tick every 200 ms of wall time): a loaded machine can
 # delay the live bot by a good part of 100 ms, and a reaction that slips past the next tick
 # acts on a different book. The backtest plays the same ticks 100 ms apart, so the settings
