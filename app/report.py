@@ -208,7 +208,8 @@ def render_pair(rows: list[LedgerRow], base: str) -> str:
 def _apr(pct: Decimal | None) -> str:
     if pct is None:
         return "-"
-    return f"{pct:+.1f}%" if abs(pct) < 100_000 else f"{pct:+.2e}%"
+    # plain digits, never an exponent (a compressed funding schedule gives six-digit APRs)
+    return f"{pct:+.1f}%" if abs(pct) < 100_000 else f"{pct:+,.0f}%"
 
 
 def _totals(trades: list[TradeResult], loose_funding: Decimal, base: str = "BTC") -> list[str]:

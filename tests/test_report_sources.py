@@ -23,7 +23,7 @@ def test_net_splits_into_edge_funding_and_fees(tmp_path):
 
 def test_the_report_says_where_the_net_came_from(tmp_path):
     text = render(read_rows(known(tmp_path)))
-    assert "  T1000          +0.00049751 -0.00029956 +0.00000500 +0.00020295  1m00s  +1.07e+5%" in text
+    assert "  T1000          +0.00049751 -0.00029956 +0.00000500 +0.00020295  1m00s  +106,671%" in text
     assert ("  net from             edge +0.00053751 BTC, fees -0.00059959 BTC, funding "
             "+0.00000500 BTC") in text
 
