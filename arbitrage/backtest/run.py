@@ -87,10 +87,13 @@ class Outcome:
 
 class Backtest:
     def __init__(self, settings: Settings, latency: Latency, minutes: float = 5.0,
-                 out_dir: str | Path = "backtest-out", start_ms: int | None = None) -> None:
+                 out_dir: str | Path = "backtest-out", start_ms: int | None = None,
+                 model=None) -> None:
         """`start_ms`: when the synthetic market starts (default 2026-01-01T00:00:00Z); a
-        replay starts at its recording's first line."""
+        replay starts at its recording's first line. `model(specs)`: a synthetic source other
+        than the settings' (e.g. arbitrage/sim/regimes.py), for a market built in code."""
         self.s = settings
+        self.model = model
         self.start_ms = start_ms
         self._on_pair_done = lambda: None
         self.latency = latency
@@ -119,6 +122,8 @@ class Backtest:
             skip = ("@trade", "@aggTrade") + (() if s.verify_books else ("@bookTicker",))
             ex.source = ReplaySource(files, symbols=[spot_sym, perp_sym], skip_streams=skip,
                                      funding_interval_sec=float(s.sim_funding_interval))
+        if self.model is not None and not files:
+            ex.source = self.model(ex.specs)
         ex.market._hooks.remove(ex.tape.on_step)   # klines: nobody asks for them here
         ex.source.prepare(ex.market)
         if files:

@@ -115,16 +115,11 @@ class SyntheticSource:
 
     # -- one step of the model ---------------------------------------------------------------
     def tick(self, market: Market, now_ms: int) -> None:
-        p, rng, dt = self.p, self.rng, TICK_SEC
+        rng = self.rng
         self.ticks += 1
         settlement = now_ms // self.interval_ms
         for pair in self.pairs.values():
-            level = pair.premium.step(dt / self.funding_interval_sec, settlement)
-            pair.spot_mid *= math.exp(rng.gauss(0.0, p.spot_vol_bps * math.sqrt(dt)) / 1e4)
-            pair.basis_bps += -p.basis_theta * (pair.basis_bps - level) * dt
-            pair.basis_bps += rng.gauss(0.0, p.basis_sigma_bps * math.sqrt(dt))
-            if rng.random() < p.jump_rate * dt:
-                pair.basis_bps += rng.choice((-1.0, 1.0)) * rng.uniform(*p.jump_bps)
+            self._move(pair, settlement)
         for sym, spec in self.specs.items():
             if sym in self.cold and self.ticks % COLD_EVERY:
                 continue
@@ -141,6 +136,16 @@ class SyntheticSource:
         if self.ticks % MARK_EVERY == 0:
             for spec in self._perps():
                 market.set_mark(self._mark(spec, now_ms))
+
+    def _move(self, pair: _Pair, settlement: int) -> None:
+        """One tick of a coin's fair spot price and basis (a subclass may script them)."""
+        p, rng, dt = self.p, self.rng, TICK_SEC
+        level = pair.premium.step(dt / self.funding_interval_sec, settlement)
+        pair.spot_mid *= math.exp(rng.gauss(0.0, p.spot_vol_bps * math.sqrt(dt)) / 1e4)
+        pair.basis_bps += -p.basis_theta * (pair.basis_bps - level) * dt
+        pair.basis_bps += rng.gauss(0.0, p.basis_sigma_bps * math.sqrt(dt))
+        if rng.random() < p.jump_rate * dt:
+            pair.basis_bps += rng.choice((-1.0, 1.0)) * rng.uniform(*p.jump_bps)
 
     def spread_bps(self, base: str) -> float:
         """The model's basis, for tests: what |mark − spot| / spot is built around."""
