@@ -43,6 +43,12 @@ class Result:
     market_s: float
     wall_s: float
     out: str
+    marks: str = ""             # where the marks came from (capture, derived, model)
+    funding: str = ""           # where the funding settlements came from
+
+    @property
+    def inputs(self) -> str:
+        return f"marks {self.marks}, funding {self.funding}"
 
     @property
     def win_rate(self) -> float:
@@ -55,7 +61,7 @@ class Result:
                 f"{self.funding_btc} BTC, max unhedged {self.max_unhedged_btc} BTC, max naked leg "
                 f"{self.max_naked_s:.3f} s"
                 + (f", HALTED: {self.halted}" if self.halted else "")
-                + f" | {self.market_s:.0f} s of market in {self.wall_s:.2f} s "
+                + f" | {self.inputs} | {self.market_s:.0f} s of market in {self.wall_s:.2f} s "
                 f"({self.market_s / max(self.wall_s, 1e-9):.0f}x)")
 
 
@@ -80,6 +86,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-jitter-ms", type=float, default=0.0,
                    help="mean of an exponential delay added to each order and answer, ms")
     p.add_argument("--latency-seed", type=int, default=0)
+    p.add_argument("--latency-profile", metavar="FILE",
+                   help="measured delays instead of the constants: one order round trip (ms) per "
+                        "line, or JSON {\"order_ack_ms\": [...], \"event_to_bot_ms\": [...]}; "
+                        "drawn with --latency-seed")
+    p.add_argument("--funding-history", metavar="FILE",
+                   help="settle funding as in this GET /dapi/v1/fundingRate answer (JSON array, "
+                        "or CSV symbol,fundingTime,fundingRate[,markPrice]) instead of the "
+                        "exchange's schedule or the capture's marks")
     p.add_argument("--grid", nargs="+", metavar="KEY=v1,v2",
                    help="sweep these settings (every combination) in parallel processes")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -125,6 +139,7 @@ def run_one(args: argparse.Namespace, rest: list[str], out: Path, config: str = 
     """One configuration, in this process."""
     from app.summary import print_summary
     from arbitrage.backtest.run import Backtest, clear_outputs
+    from arbitrage.backtest.latency_profile import load_profile
     from arbitrage.backtest.venue import Latency
     from arbitrage.logs import setup_logging
     from arbitrage.tradelog import read_rows
@@ -134,14 +149,17 @@ def run_one(args: argparse.Namespace, rest: list[str], out: Path, config: str = 
     setup_logging(settings.log_level, [])
     clear_outputs(settings)
     latency = Latency(args.latency_order_ms, args.latency_answer_ms, args.latency_feed_ms,
-                      args.latency_jitter_ms, args.latency_seed)
+                      args.latency_jitter_ms, args.latency_seed,
+                      load_profile(args.latency_profile) if args.latency_profile else None)
     began = time.perf_counter()
-    outcome = Backtest(settings, latency, args.minutes, out, args.start_ms).run()
+    outcome = Backtest(settings, latency, args.minutes, out, args.start_ms,
+                       funding_history=args.funding_history).run()
     wall = time.perf_counter() - began
     if summary is not None:
         print_summary(outcome.bot, outcome.stats, summary)
         summary.write(f"backtest: {outcome.market_seconds:.1f} s "
-                      f"of market; marks {outcome.marks}; latency {latency.describe()}\n")
+                      f"of market; marks {outcome.marks}; funding {outcome.funding}; latency "
+                      f"{latency.describe()}\n")
     path = Path(settings.trades_log)
     rows = read_rows(path) if path.exists() else []
     nets = trade_nets(rows)
@@ -157,7 +175,18 @@ def run_one(args: argparse.Namespace, rest: list[str], out: Path, config: str = 
         max_unhedged_btc=_plain(outcome.exposure.max_btc.quantize(Decimal("0.00000001"))),
         max_naked_s=round(outcome.exposure.max_naked_s, 3),
         halted=outcome.bot.trader.halt_reason, market_s=round(outcome.market_seconds, 1),
-        wall_s=round(wall, 3), out=str(out))
+        wall_s=round(wall, 3), out=str(out), marks=_short_marks(outcome.marks),
+        funding=_short_funding(outcome.funding))
+
+
+def _short_marks(text: str) -> str:
+    return ("capture" if text.startswith("from the capture") else
+            "derived" if text.startswith("derived") else "model")
+
+
+def _short_funding(text: str) -> str:
+    return ("capture" if text.startswith("from the capture") else
+            "schedule" if text.startswith("a schedule") else text.split(":")[0])
 
 
 def trade_nets(rows) -> dict[str, Decimal]:
@@ -196,10 +225,34 @@ def table(results: list[Result]) -> str:
     rows = [(r.config, str(r.trades), f"{r.win_rate:.1f}", r.net_btc, r.fees_btc, r.funding_btc,
              r.max_unhedged_btc, f"{r.max_naked_s:.3f}", "yes" if r.halted else "")
             for r in results]
+    # every configuration plays the same inputs: one line says which
+    inputs = sorted({r.inputs for r in results})
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)   # noqa: E731
                                   for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([fmt(head)] + [fmt(r) for r in rows])
+    return "\n".join([fmt(head)] + [fmt(r) for r in rows] + [f"inputs: {i}" for i in inputs])
+
+
+def check_input_files(args: argparse.Namespace, perps: list[str]) -> None:
+    """The latency profile and the funding history are read once here: a bad one stops
+    everything before a run starts (one line per problem)."""
+    from arbitrage.backtest.latency_profile import LatencyProfileError, load_profile
+    from arbitrage.sim.funding_file import FundingFileError, read_funding_file
+
+    problems: list[str] = []
+    if args.latency_profile:
+        try:
+            load_profile(args.latency_profile)
+        except LatencyProfileError as exc:
+            problems.append(str(exc))
+    if args.funding_history:
+        for perp in perps:
+            try:
+                read_funding_file(args.funding_history, perp)
+            except FundingFileError as exc:
+                problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise SettingsError(problems)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETTINGS
     try:
         configs = grid_configs(args.grid) if args.grid else [[]]
+        perps = set()
         for config in configs:                    # every configuration is checked before any runs
-            load_settings(bot_argv(args, rest + flags_of(config), out), {}, dotenv_path=None)
+            perps.add(load_settings(bot_argv(args, rest + flags_of(config), out), {},
+                                    dotenv_path=None).coinm_symbol)
+        check_input_files(args, sorted(perps))
         if args.grid:                              # (each run gets its own folder under --out)
             pass
         if args.minutes <= 0:

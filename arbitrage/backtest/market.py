@@ -44,22 +44,13 @@ def first_line_ns(path: str) -> int:
     raise ValueError(f"{path}: no records")
 
 
-def has_mark_stream(paths: list[str], lines: int = 20_000) -> bool:
-    """Does a capture carry Binance's markPrice stream (else the exchange derives marks)?"""
-    for path in paths:
-        for i, (_, raw) in enumerate(iter_capture(path)):
-            if "@markPrice" in raw[:60]:
-                return True
-            if i >= lines:
-                break
-    return False
-
-
 class Feed:
     """The bot's subscriptions, as the exchange's WebSocket hub would serve them."""
 
     def __init__(self, symbols: dict[str, str], channels: set[str], feed_ns: int,
-                 now_ns: Callable[[], int]) -> None:
+                 now_ns: Callable[[], int], draw_ns: Callable[[], int] | None = None) -> None:
+        """`draw_ns`: a delay per event (a recorded profile) instead of `feed_ns`; deliveries
+        keep their order, as a connection's messages do."""
         # (symbol, channel) -> (stream name, connection "spot" / "coinm")
         self.names = {(sym, ch): (sym.lower() + _SUFFIX[ch], conn)
                       for sym, conn in symbols.items() for ch in channels
@@ -68,10 +59,16 @@ class Feed:
         self.now_ns = now_ns
         self.pending: deque[tuple[int, str, str]] = deque()   # (deliver at, connection, raw)
         self.delivered = 0
+        self.draw_ns = draw_ns
+        self._last_at = 0
 
     def on_event(self, symbol: str, channel: str, payload: dict) -> None:
         name = self.names.get((symbol, channel))
         if name is None:
             return
         raw = b'{"stream":"%s","data":%s}' % (name[0].encode(), orjson.dumps(payload))
-        self.pending.append((self.now_ns() + self.feed_ns, name[1], raw.decode()))
+        if self.draw_ns is None:
+            self.pending.append((self.now_ns() + self.feed_ns, name[1], raw.decode()))
+        else:
+            self._last_at = max(self._last_at, self.now_ns() + self.draw_ns())
+            self.pending.append((self._last_at, name[1], raw.decode()))

@@ -19,14 +19,14 @@ from typing import Iterator
 
 from arbitrage.backtest.clock import SimClock
 from arbitrage.backtest.inline import InlineExecutor, runner_for
-from arbitrage.backtest.market import (Feed, Step, first_line_ns, has_mark_stream, replay_steps,
-                                       synthetic_steps)
+from arbitrage.backtest.market import Feed, Step, first_line_ns, replay_steps, synthetic_steps
 from arbitrage.backtest.venue import InProcessHttp, Latency
 from arbitrage.config import Settings
 from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.sim import LocalExchange
 from arbitrage.sim.api_market import MarketApi
+from arbitrage.sim.funding_file import FundingFile, read_funding_file
 from arbitrage.sim.market import DEPTH, MARK, TICKER, use_time_source
 from arbitrage.sim.replay import ReplaySource
 from arbitrage.sim.symbols import SYMBOLS
@@ -77,23 +77,28 @@ class Outcome:
     bot: object
     stats: object
     marks: str                  # where the marks came from
+    funding: str                # where the funding settlements came from
     market_seconds: float       # simulated time covered
     exposure: Exposure
     latency: Latency
     out_dir: Path
     events: int = 0
     notes: list[str] = field(default_factory=list)
+    exchange: object = None     # the local exchange, as the run left it
 
 
 class Backtest:
     def __init__(self, settings: Settings, latency: Latency, minutes: float = 5.0,
                  out_dir: str | Path = "backtest-out", start_ms: int | None = None,
-                 model=None) -> None:
+                 model=None, funding_history: str | Path | None = None) -> None:
         """`start_ms`: when the synthetic market starts (default 2026-01-01T00:00:00Z); a
         replay starts at its recording's first line. `model(specs)`: a synthetic source other
-        than the settings' (e.g. arbitrage/sim/regimes.py), for a market built in code."""
+        than the settings' (e.g. arbitrage/sim/regimes.py), for a market built in code.
+        `funding_history`: a fundingRate history file whose settlements replace the exchange's
+        own (arbitrage/sim/funding_file.py)."""
         self.s = settings
         self.model = model
+        self.funding_history = funding_history
         self.start_ms = start_ms
         self._on_pair_done = lambda: None
         self.latency = latency
@@ -129,17 +134,22 @@ class Backtest:
         if files:
             clock.set(ex.source.t0_ns)
             steps: Iterator[Step] = replay_steps(ex.source, ex.market)
-            marks = ("from the capture's mark stream" if has_mark_stream(files) else
-                     "derived: the perp mid once per recorded second (the captures carry no "
+            recorded = perp_sym in ex.source.recorded_marks
+            marks = ("from the capture's mark stream" if recorded else
+                     "derived: the perp mid once per recorded second (the capture carries no "
                      "mark stream)")
-            if marks.startswith("from"):
-                marks = ("derived: the perp mid once per recorded second (the capture's own mark "
-                         "stream is not replayed yet)")
+            funding = ("from the capture: the rates and times its marks announce" if recorded else
+                       f"a schedule: every {float(s.sim_funding_interval):g} s at the rate of "
+                       f"the derived premium")
             end_ns = None
         else:
             steps = synthetic_steps(ex.source, ex.market, clock.now_ns(), self.minutes)
             marks = "the synthetic model's mark stream (1/s)"
+            funding = (f"a schedule: every {float(s.sim_funding_interval):g} s at the model's "
+                       f"rate ({s.sim_funding_regime})")
             end_ns = clock.now_ns() + int(self.minutes * 60e9)
+        table = (self._use_funding_file(ex, perp_sym, clock.now_ms())
+                 if self.funding_history is not None else None)
         # the exchange's clocks are the simulated one
         ex.trading.auth.clock_ms = clock.now_ms
         api = MarketApi(ex.market, SYMBOLS, ex.weight_limit, lambda: {}, clock_ms=clock.now_ms,
@@ -147,7 +157,7 @@ class Backtest:
         routes = {**api.routes(), **ex.routes}
         channels = {DEPTH, MARK} | ({TICKER} if s.verify_books else set())
         feed = Feed({spot_sym: "spot", perp_sym: "coinm"}, channels, self.latency.feed_ns,
-                    clock.now_ns)
+                    clock.now_ns, self.latency.feed_sampler())
         ex.market.add_listener(feed.on_event)
 
         exposure = Exposure()
@@ -204,8 +214,22 @@ class Backtest:
         stats.ended_ns = clock.now_ns()
         sample()
         exposure.finish(clock.now_ns())
-        return Outcome(bot, stats, marks, (clock.now_ns() - started_ns) / 1e9, exposure,
-                       self.latency, self.out_dir, driver.steps_played)
+        if table is not None:
+            funding = (f"history file {Path(self.funding_history).name}: "
+                       f"{len(table.settlements)} settlements of {perp_sym}, "
+                       f"{table.inside(started_ns // 1_000_000, clock.now_ms())} inside the "
+                       f"market played")
+        return Outcome(bot, stats, marks, funding, (clock.now_ns() - started_ns) / 1e9, exposure,
+                       self.latency, self.out_dir, driver.steps_played, exchange=ex)
+
+    def _use_funding_file(self, ex: LocalExchange, perp_sym: str, now_ms: int) -> FundingFile:
+        """The file's settlements replace the exchange's schedule (and its history before now)."""
+        table = FundingFile(perp_sym, read_funding_file(self.funding_history, perp_sym))
+        mark = ex.market.marks[perp_sym]
+        table.seed_history(ex.market.funding, now_ms, mark.mark)
+        ex.market.announce = table.announce
+        ex.market.set_mark(mark, publish=False)       # the desk now expects the file's next one
+        return table
 
     def _loop(self, bot, clock: SimClock, driver: "_Driver", end_ns: int | None):
         """The bot's `_step`, with simulated waiting (see the module doc)."""

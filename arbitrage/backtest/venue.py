@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from arbitrage.backtest.clock import SimClock
+from arbitrage.backtest.latency_profile import LatencyProfile
 from arbitrage.exchanges.http import BinanceHttp
 from arbitrage.sim.rest import ApiError, Reply, Request, Route
 
@@ -27,31 +28,55 @@ _DELAYED_SUFFIXES = ("/order", "/myTrades", "/userTrades")
 class Latency:
     """One-way delays in ms: an order to the exchange, its answer back, market data to the bot.
     `jitter_ms` > 0 adds an exponential delay of that mean to each order and answer, drawn from
-    a generator seeded with `seed` (the same seed, the same run)."""
+    a generator seeded with `seed` (the same seed, the same run). A recorded `profile`
+    (arbitrage/backtest/latency_profile.py) replaces the constants with its measured delays,
+    drawn with the same seed: each order's round trip is one measured order -> ack delay, half
+    on the way there and half back (a round trip does not say how it split), and each market
+    event waits one measured event -> bot delay when the profile has them."""
     order_ms: float = 5.0
     answer_ms: float = 5.0
     feed_ms: float = 5.0
     jitter_ms: float = 0.0
     seed: int = 0
+    profile: LatencyProfile | None = None
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        self._feed_rng = random.Random(f"feed:{self.seed}")    # its own: orders do not shift it
+        self._back_s = 0.0
 
     def _draw(self, base_ms: float) -> float:
         extra = self._rng.expovariate(1.0 / self.jitter_ms) if self.jitter_ms > 0 else 0.0
         return (base_ms + extra) / 1000.0
 
     def to_exchange_s(self) -> float:
+        if self.profile is not None and self.profile.order_ack_ms:
+            round_trip = self._rng.choice(self.profile.order_ack_ms) / 1000.0
+            self._back_s = round_trip / 2
+            return round_trip / 2
         return self._draw(self.order_ms)
 
     def to_bot_s(self) -> float:
+        if self.profile is not None and self.profile.order_ack_ms:
+            return self._back_s
         return self._draw(self.answer_ms)
 
     @property
     def feed_ns(self) -> int:
         return int(self.feed_ms * 1_000_000)
 
+    def feed_sampler(self) -> Callable[[], int] | None:
+        """Draws one market event's delay in ns, when the profile has measured ones."""
+        if self.profile is None or not self.profile.event_to_bot_ms:
+            return None
+        samples = [int(ms * 1_000_000) for ms in self.profile.event_to_bot_ms]
+        choice = self._feed_rng.choice
+        return lambda: choice(samples)
+
     def describe(self) -> str:
+        if self.profile is not None:
+            return self.profile.describe(self.seed) + (
+                "" if self.profile.event_to_bot_ms else f", feed {self.feed_ms:g} ms")
         text = f"order {self.order_ms:g} ms, answer {self.answer_ms:g} ms, feed {self.feed_ms:g} ms"
         return text + (f", jitter exp(mean {self.jitter_ms:g} ms, seed {self.seed})"
                        if self.jitter_ms > 0 else "")

@@ -69,6 +69,11 @@ class FundingHistory:
             rows.append(row)
         return row
 
+    def reset(self, symbol: str) -> None:
+        """Forget `symbol`'s settlements (a funding history file replaces the exchange's own)."""
+        with self._lock:
+            self._rows.pop(symbol, None)
+
     def last_time(self, symbol: str) -> int:
         """The latest settlement time of `symbol`, 0 when none."""
         with self._lock:

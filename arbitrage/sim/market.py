@@ -59,6 +59,8 @@ class Market:
         self.marks: dict[str, MarkState] = {}
         self.funding = FundingHistory()      # every settlement: the fundingRate endpoint's rows
         self.clock_ms: Callable[[], int] = wall_ms   # replay swaps in the recording's clock
+        # every mark passes through it: a funding history file announces its own settlements
+        self.announce: Callable[[MarkState], MarkState] | None = None
         self._listeners: list[Listener] = []
         self._recent: dict[str, deque[int]] = {}
         self._drop: Counter[str] = Counter()
@@ -118,6 +120,8 @@ class Market:
 
     def set_mark(self, mark: MarkState, publish: bool = True) -> None:
         with self.lock:
+            if self.announce is not None:
+                mark = self.announce(mark)
             self.marks[mark.symbol] = mark
             if publish:
                 self._emit(mark.symbol, MARK, mark_update(mark))

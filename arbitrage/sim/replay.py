@@ -3,8 +3,11 @@
 Each line is `<local receive ns> <raw JSON>`: a combined-stream envelope for WebSocket messages or
 a bare REST depth body for a snapshot. The exchange rebuilds each book as a careful client would
 (diffs recorded before the snapshot are buffered, then applied per §5.2 / §5.4), then plays the
-recorded events of all files, merged by receive time, at recorded speed × `speed`. The captures carry
-no mark: one is derived from the perp mid once per recorded second.
+recorded events of all files, merged by receive time, at recorded speed × `speed`. Marks: a capture
+that carries Binance's markPrice stream (a `--record` file does: the bot subscribes to it) plays
+its own marks, and funding settles at the times (`T`) and rates (`r`) they announce; a capture
+without one (the shared captures) gets a mark derived from the perp mid once per recorded second,
+with funding on the SIM_FUNDING_INTERVAL schedule.
 
 Files chain: a day's capture followed by the next day's (no snapshot of its own, update ids going on
 from the first) plays as one recording; playback starts as soon as every replayed symbol has a book.
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 from arbitrage.sim.book import SimBook
-from arbitrage.sim.market import DEPTH, TICKER, TRADE, Market
+from arbitrage.sim.market import DEPTH, MARK, TICKER, TRADE, Market
 from arbitrage.sim.marks import MarkState, funding_rate, next_funding_ms
 from arbitrage.sim.symbols import SPOT_OF, SYMBOLS
 
@@ -39,12 +42,13 @@ class ReplayError(ValueError):
 
 SNAPSHOT = "snapshot"
 _MAX_BUFFERED = 50_000     # diffs held for a symbol whose snapshot has not shown up
+_MARK_PEEK_LINES = 20_000  # how far into each file a mark stream is looked for
 
 
 @dataclass(slots=True)
 class Record:
     ns: int
-    kind: str           # DEPTH, TICKER, TRADE or SNAPSHOT
+    kind: str           # DEPTH, TICKER, TRADE, MARK or SNAPSHOT
     symbol: str
     payload: dict
 
@@ -92,7 +96,9 @@ def read_records(path: str | Path, warn: bool = True,
                 continue
             kind = (DEPTH if "@depth" in stream and data.get("e") == "depthUpdate"
                     else TICKER if stream.endswith("@bookTicker")
-                    else TRADE if stream.endswith("@trade") else None)
+                    else TRADE if stream.endswith("@trade")
+                    else MARK if "@markPrice" in stream and data.get("e") == "markPriceUpdate"
+                    else None)
             if kind is None:
                 continue
             if kind == DEPTH:
@@ -126,6 +132,7 @@ class ReplaySource:
         self._premium: dict[str, float] = {}
         self._mark_sec = 0
         self._skipped: set[str] = set()
+        self.recorded_marks: set[str] = set()  # perps whose marks come from the capture itself
 
     # -- rebuild the books -------------------------------------------------------------------
     def prepare(self, market: Market) -> None:
@@ -167,8 +174,36 @@ class ReplaySource:
         market.clock_ms = lambda: self.exchange_ms
         for book in books.values():
             market.add_book(book)
+        first = self._first_marks(books)
+        self.recorded_marks = set(first)
+        # a recorded mark stream starts up to a second after the books: its first mark stands
+        # for the start (deriving one would announce a funding time of another schedule)
+        for payload in first.values():
+            market.set_mark(mark_state(payload), publish=False)
         self._marks(market, publish=False)
         log.info("[REPLAY] books rebuilt for %s from %s", sorted(books), [f.name for f in self.files])
+
+    def _first_marks(self, books: dict[str, SimBook]) -> dict[str, dict]:
+        """The first recorded markPriceUpdate of each replayed perpetual, when the files carry
+        the mark stream (looked for in their first lines; skipped streams do not count)."""
+        if any("@markPrice" in name for name in self.skip_streams):
+            return {}
+        found: dict[str, dict] = {}
+        perps = {sym for sym, book in books.items() if not book.spec.is_spot}
+        for path in self.files:
+            with _open(path) as fh:
+                for i, line in enumerate(fh):
+                    if i >= _MARK_PEEK_LINES or found.keys() >= perps:
+                        break
+                    if "@markPrice" not in line[:90]:
+                        continue
+                    try:
+                        data = orjson.loads(line.partition(" ")[2]).get("data", {})
+                    except (ValueError, AttributeError):
+                        continue
+                    if data.get("e") == "markPriceUpdate" and data.get("s") in perps:
+                        found.setdefault(data["s"], data)
+        return found
 
     def _names(self) -> str:
         return ", ".join(f.name for f in self.files)
@@ -241,6 +276,8 @@ class ReplaySource:
                     market.apply_recorded(rec.symbol, rec.payload)
             elif rec.kind in (TICKER, TRADE):
                 market.publish(rec.symbol, rec.kind, rec.payload)
+            elif rec.kind == MARK and rec.symbol in self.recorded_marks:
+                market.set_mark(mark_state(rec.payload))
 
     def _clock(self, rec: Record) -> None:
         event_ms = rec.payload.get("E")
@@ -255,7 +292,7 @@ class ReplaySource:
         with market.lock:
             for sym, book in market.books.items():
                 mid = book.mid()
-                if book.spec.is_spot or mid is None:
+                if book.spec.is_spot or mid is None or sym in self.recorded_marks:
                     continue
                 spot = market.books.get(SPOT_OF.get(sym, ""))
                 index = (spot.mid() if spot else None) or mid
@@ -265,6 +302,14 @@ class ReplaySource:
                                           funding_rate(self._premium[sym]),
                                           next_funding_ms(now, self.funding_interval_sec), now),
                                 publish=publish)
+
+
+def mark_state(data: dict) -> MarkState:
+    """A recorded markPriceUpdate (§6.2) as the exchange's mark: price, index, the announced
+    funding rate and time."""
+    symbol = data["s"]
+    return MarkState(symbol, SYMBOLS[symbol].pair, float(data["p"]), float(data.get("i") or data["p"]),
+                     float(data.get("r") or 0), int(data["T"]), int(data["E"]))
 
 
 def iso_ms(ms: int) -> str:
