@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lane-orders", type=int, default=300,
                     help="orders per lane for the WebSocket API vs REST call -> wire figure")
     ap.add_argument("--demo-seconds", type=float, default=60.0)
+    ap.add_argument("--latency-profile-out", type=Path, metavar="FILE",
+                    help="write the measured order round trips as a backtest latency profile")
     args = ap.parse_args(argv)
     quiet()
     began = time.monotonic()
@@ -124,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"latency: {args.entries} entries against a local exchange in its own process ...",
           flush=True)
     lat = latency.measure(entries=args.entries, timeout_s=50.0)
+    if args.latency_profile_out:
+        latency.write_profile(args.latency_profile_out, lat.ack_ms)
+        print(f"latency profile: {len(lat.ack_ms)} order round trips -> {args.latency_profile_out}",
+              flush=True)
     print(f"order entry lanes: {args.lane_orders} orders per lane, placed and cancelled ...", flush=True)
     lanes = ws_api_path.measure(args.lane_orders)
 

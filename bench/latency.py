@@ -17,6 +17,7 @@ request, reported separately.
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import requests
 
+from arbitrage.exchanges.http import BinanceHttp
 from bench.botkit import build_bot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +41,39 @@ FLAGS = ("--enter-bps", "0.5", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v
          "--status-interval", "3600")
 _ORDER_LINE = re.compile(rb"^POST (/api/v3/order|/dapi/v1/order) ")
 _CLIENT_ID = re.compile(rb"newClientOrderId=([A-Za-z0-9_.:/-]+)")
+
+
+class AckClock:
+    """Wraps BinanceHttp._send (the bot's transport) to time each order POST from the call to its
+    answer: the order -> ack round trips of a recorded latency profile (`--latency-profile-out`,
+    read by `python -m app.backtest --latency-profile`)."""
+
+    def __init__(self) -> None:
+        self.round_trips_ms: list[float] = []
+        self._original = BinanceHttp._send
+
+    def __enter__(self) -> "AckClock":
+        original, trips = self._original, self.round_trips_ms
+
+        def _send(http, method, path, url, body, headers):
+            if method != "POST" or not path.endswith("/order"):
+                return original(http, method, path, url, body, headers)
+            began = time.perf_counter_ns()
+            try:
+                return original(http, method, path, url, body, headers)
+            finally:
+                trips.append((time.perf_counter_ns() - began) / 1e6)   # list.append: atomic
+
+        BinanceHttp._send = _send
+        return self
+
+    def __exit__(self, *exc) -> None:
+        BinanceHttp._send = self._original
+
+
+def write_profile(path: Path, round_trips_ms: list[float]) -> None:
+    """The backtest's latency profile format (arbitrage/backtest/latency_profile.py)."""
+    path.write_text(json.dumps({"order_ack_ms": [round(x, 3) for x in round_trips_ms]}) + "\n")
 
 
 class SocketClock:
@@ -82,6 +117,7 @@ class Latency:
     skew_us: list[float] = field(default_factory=list)      # per entry: |spot - perp| at the socket
     decide_us: list[float] = field(default_factory=list)    # per leg: event -> the bot's send stamp
     build_us: list[float] = field(default_factory=list)     # per leg: send stamp -> socket
+    ack_ms: list[float] = field(default_factory=list)       # per order POST: call -> answer
     seconds: float = 0.0
     halted: str | None = None
 
@@ -113,7 +149,7 @@ class _Venue:
 def measure(entries: int = 120, timeout_s: float = 75.0) -> Latency:
     proc, info = start_exchange()
     try:
-        with SocketClock() as sockets:
+        with SocketClock() as sockets, AckClock() as acks:
             bot, stop = build_bot(_Venue(info), *FLAGS)
             runner = threading.Thread(target=bot.run, args=(stop,), daemon=True)
             t0 = time.monotonic()
@@ -125,7 +161,8 @@ def measure(entries: int = 120, timeout_s: float = 75.0) -> Latency:
             stop.set()
             runner.join(timeout=60)
             seconds = time.monotonic() - t0
-        out = Latency(len(bot.stats.entry_latency), seconds=seconds, halted=bot.trader.halt_reason)
+        out = Latency(len(bot.stats.entry_latency), seconds=seconds, halted=bot.trader.halt_reason,
+                      ack_ms=list(acks.round_trips_ms))
         for trade_id, trigger_ns, spot_sent, perp_sent in bot.stats.entry_latency:
             at_socket = [sockets.sent_ns.get(f"{trade_id}-{leg}-e1") for leg in ("s", "p")]
             if None in at_socket:

@@ -219,3 +219,22 @@ def test_a_backtest_with_a_latency_profile_repeats_byte_for_byte(tmp_path, capsy
     assert code == 0
     assert "latency profile lat.json (seed 7): order->ack 3 samples, median 1.5 ms" in \
         capsys.readouterr().out
+
+
+def test_bench_writes_a_profile_of_the_live_bots_order_round_trips(tmp_path):
+    """`python -m bench --latency-profile-out FILE`: each order POST of the live bot timed from
+    the call to its answer, written in the format the backtest reads."""
+    from bench.latency import AckClock, write_profile
+    from tests.harness import EASY
+
+    with LocalExchange(source="synthetic", seed=15, symbols=[SPOT, PERP]) as sim, \
+            AckClock() as acks:
+        run = BotRun(sim, *EASY, workdir=tmp_path)
+        try:
+            run.wait_entries(1)
+        finally:
+            run.close()
+    assert len(acks.round_trips_ms) >= 2 and all(0 < ms < 60_000 for ms in acks.round_trips_ms)
+    write_profile(tmp_path / "profile.json", acks.round_trips_ms)
+    profile = load_profile(tmp_path / "profile.json")
+    assert len(profile.order_ack_ms) == len(acks.round_trips_ms)
