@@ -94,6 +94,10 @@ def parser() -> argparse.ArgumentParser:
                    help="settle funding as in this GET /dapi/v1/fundingRate answer (JSON array, "
                         "or CSV symbol,fundingTime,fundingRate[,markPrice]) instead of the "
                         "exchange's schedule or the capture's marks")
+    p.add_argument("--queue-model", choices=("none", "risk_averse"),
+                   help="resting orders: none (fill only when the book trades through their price, "
+                        "the default) | risk_averse (also from trades at their price once the queue "
+                        "ahead has traded; SIM_QUEUE_MODEL)")
     p.add_argument("--grid", nargs="+", metavar="KEY=v1,v2",
                    help="sweep these settings (every combination) in parallel processes")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -114,6 +118,8 @@ def bot_argv(args: argparse.Namespace, rest: list[str], out: Path) -> list[str]:
         argv += ["--sim-source", "synthetic"]
     if args.seed is not None:
         argv += ["--sim-seed", str(args.seed)]
+    if args.queue_model is not None:
+        argv += ["--sim-queue-model", args.queue_model]
     return argv + rest
 
 

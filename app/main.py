@@ -344,6 +344,7 @@ def _open_venue(settings: Settings, stop: threading.Event, give_up_at: float | N
                             speed=float(settings.sim_speed), replay_files=settings.replay_files,
                             funding_interval_sec=float(settings.sim_funding_interval),
                             funding_regime=settings.sim_funding_regime,
+                            queue_model=settings.sim_queue_model,
                             **({"faults": settings.sim_faults} if settings.sim_faults else {}))
     except ValueError as exc:           # a bad fault plan or replay file: a settings problem
         raise StartupError(f"SIM_FAULTS / SIM_REPLAY: {exc}") from None

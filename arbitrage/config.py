@@ -260,6 +260,10 @@ SPECS: tuple[_Spec, ...] = (
        "(Binance: 8 h; shorter for demos and tests)", **POSITIVE_SECONDS),
     _Spec("sim_funding_regime", "normal", _choice("normal", "positive", "negative", "flipping", "hot"),
           "funding sign on the local exchange: normal | positive | negative | flipping | hot"),
+    _Spec("sim_queue_model", "none", _choice("none", "risk_averse"),
+          "resting orders on the local exchange: none (fill only when the book trades through "
+          "their price) | risk_averse (also from trades at their price once the queue ahead "
+          "has traded)"),
 )
 _BY_NAME = {spec.name: spec for spec in SPECS}
 
@@ -319,6 +323,7 @@ class Settings:
     sim_seed: int = 15
     sim_funding_interval: float = 28800.0
     sim_funding_regime: str = "normal"
+    sim_queue_model: str = "none"
     print_config: bool = False
     strategy: str = "scalp"
     min_net_edge_bps: Decimal | None = None

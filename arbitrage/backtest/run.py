@@ -122,9 +122,11 @@ class Backtest:
         ex = LocalExchange(source=s.sim_source, seed=s.sim_seed, symbols=[spot_sym, perp_sym],
                            replay_files=files,
                            funding_interval_sec=float(s.sim_funding_interval),
-                           funding_regime=s.sim_funding_regime)
+                           funding_regime=s.sim_funding_regime, queue_model=s.sim_queue_model)
         if files:     # only the streams the bot subscribes to are read (parsing is the cost)
-            skip = ("@trade", "@aggTrade") + (() if s.verify_books else ("@bookTicker",))
+            # the public trades move queues: read only when a queue model needs them
+            trades = () if s.sim_queue_model != "none" else ("@trade",)
+            skip = trades + ("@aggTrade",) + (() if s.verify_books else ("@bookTicker",))
             ex.source = ReplaySource(files, symbols=[spot_sym, perp_sym], skip_streams=skip,
                                      funding_interval_sec=float(s.sim_funding_interval))
         if self.model is not None and not files:

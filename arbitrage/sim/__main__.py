@@ -9,6 +9,7 @@ import threading
 
 from arbitrage.sim.exchange import LocalExchange
 from arbitrage.sim.funding import REGIMES
+from arbitrage.sim.queue import MODELS, NONE
 from arbitrage.sim.replay import iso_ms
 from arbitrage.sim.symbols import ALL_SYMBOLS, SYMBOLS
 
@@ -30,6 +31,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--funding-regime", choices=REGIMES, default="normal",
                     help="sign of the funding: normal (mostly positive, flips now and then), "
                          "positive, negative, flipping (every 3 settlements)")
+    ap.add_argument("--queue-model", choices=MODELS, default=NONE,
+                    help="resting orders: none (fill only when the book trades through their price) "
+                         "| risk_averse (also from trades at their price once the queue ahead has "
+                         "traded; arbitrage/sim/queue.py)")
     ap.add_argument("--weight-limit", type=int, default=6000)
     ap.add_argument("--faults", default=None, metavar="SPEC",
                     help="chaos plan, e.g. drop=0.01,disconnect=20,silence=30:4,http5xx=0.02,"
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                        replay_files=args.replay, host=args.host, rest_port=args.rest_port,
                        ws_port=args.ws_port, funding_interval_sec=args.funding_interval,
                        weight_limit=args.weight_limit, faults=args.faults,
-                       funding_regime=args.funding_regime)
+                       funding_regime=args.funding_regime, queue_model=args.queue_model)
     try:
         ex.start()
     except (OSError, ValueError) as exc:

@@ -13,6 +13,7 @@ from arbitrage.sim.filters import check_coinm
 from arbitrage.sim.market import Market, wall_ms
 from arbitrage.sim.matching import Take
 from arbitrage.sim.orders import ZERO, NewOrder, SimOrder, SimTrade
+from arbitrage.sim.queue import NONE
 from arbitrage.sim.rest import ApiError
 from arbitrage.sim.symbols import SimSymbol
 
@@ -26,9 +27,9 @@ class CoinmDesk(Desk):
     duplicate_error = ApiError(-4116, "ClientOrderId is duplicated.")
 
     def __init__(self, market: Market, faults: Faults, publish_impact: bool, account: CoinmAccount,
-                 maker_rate: Decimal, taker_rate: Decimal, seed: int) -> None:
+                 maker_rate: Decimal, taker_rate: Decimal, seed: int, queue_model: str = NONE) -> None:
         super().__init__(market, faults, publish_impact, first_order_id=20_000_001,
-                         first_trade_id=60_000_001, seed=seed + 1)
+                         first_trade_id=60_000_001, seed=seed + 1, queue_model=queue_model)
         self.account = account
         self.maker_rate = maker_rate
         self.taker_rate = taker_rate

@@ -5,7 +5,10 @@ book no stream event is half-way through changing. A MARKET order walks the book
 a LIMIT takes what crosses at the levels' prices (taker), then rests. Resting orders are invisible
 in the published book; after each book step a resting BUY fills at its own price against asks at
 or below it (maker), consuming them — mirror for SELL — so partial fills happen naturally.
-The account side (funds, margin, reduce-only, fees) is the subclass's job.
+The account side (funds, margin, reduce-only, fees) is the subclass's job. With a queue model
+(arbitrage/sim/queue.py) a resting order also fills from trades at its price once the quantity
+ahead of it has traded: at its own price, as maker, without taking from the book (the trade that
+reached it has already happened there).
 """
 from __future__ import annotations
 
@@ -15,10 +18,12 @@ import string
 from decimal import ROUND_DOWN, Decimal
 from typing import Callable
 
+from arbitrage.models import BUY
 from arbitrage.sim.faults import Faults
 from arbitrage.sim.market import Market, wall_ms
 from arbitrage.sim.matching import Take, consume, plan_take, would_cross
 from arbitrage.sim.orders import NewOrder, SimOrder, SimTrade
+from arbitrage.sim.queue import NONE, Queues
 from arbitrage.sim.rest import ApiError
 from arbitrage.sim.symbols import SimSymbol
 
@@ -34,8 +39,9 @@ class Desk:
     duplicate_error = ApiError(-2010, "Duplicate order sent.")
 
     def __init__(self, market: Market, faults: Faults, publish_impact: bool, first_order_id: int,
-                 first_trade_id: int, seed: int) -> None:
+                 first_trade_id: int, seed: int, queue_model: str = NONE) -> None:
         self.market = market
+        self.queues = Queues(queue_model)
         self.faults = faults
         self.publish_impact = publish_impact
         self.orders: dict[int, SimOrder] = {}
@@ -120,6 +126,7 @@ class Desk:
             else:
                 if new.type != "LIMIT_MAKER" and new.time_in_force != "GTX":
                     self._execute(order, plan, maker=False)
+                    self._taken_from_queues(order, plan)
                 if order.remaining == 0:
                     order.status = "FILLED"
                 elif new.type == "MARKET" or new.time_in_force in ("IOC", "FOK"):
@@ -127,6 +134,7 @@ class Desk:
                 else:
                     order.status = "PARTIALLY_FILLED" if order.executed else "NEW"
                     self.open_orders[order.order_id] = order
+                    self.queues.join(order.order_id, self.level_qty(order))
                     self.on_rest(order)
             self.notify("placed", order, order.trades)
             return order
@@ -194,6 +202,7 @@ class Desk:
                 self._close(order)
                 self.notify("expired", order)
                 continue
+            self.queues.level(order.order_id, self.level_qty(order))   # cancels ahead, at most
             wanted = order.fillable if room is None else min(order.fillable, room)
             takes = plan_take(book, order.side, wanted, order.price)
             if not takes:
@@ -221,8 +230,59 @@ class Desk:
             return order
 
     def _close(self, order: SimOrder) -> None:
+        self.queues.forget(order.order_id)
         if self.open_orders.pop(order.order_id, None) is not None:
             self.on_close(order)
+
+    # -- queue position (arbitrage/sim/queue.py) ---------------------------------------------
+    def level_qty(self, order: SimOrder) -> Decimal:
+        """What rests in the exchange's book at the order's price on its own side (without it)."""
+        book = self.market.books[order.symbol]
+        levels = book.bids if order.side == BUY else book.asks
+        qty = levels.get(float(order.price), 0.0)
+        return Decimal(book.spec.fmt_qty(qty)) if qty > 0 else ZERO
+
+    def public_trade(self, symbol: str, price: Decimal, qty: Decimal, aggressor: str) -> None:
+        """`qty` traded at `price`, the `aggressor` side taking: resting orders on the other side
+        at that price or beyond it move forward in their queues, and what reaches them fills."""
+        if not self.queues.active or not self.open_orders or self._busy:
+            return
+        left = qty
+        for order in list(self.open_orders.values()):     # time priority
+            if left <= 0:
+                break
+            if order.symbol != symbol or order.side == aggressor or order.fillable <= 0:
+                continue
+            if order.price < price if order.side == BUY else order.price > price:
+                continue        # the trade did not reach this order's price
+            reached = self.queues.trade(order.order_id, left)
+            room = self.reduce_only_room(order)
+            fill = min(reached, order.fillable, order.fillable if room is None else room)
+            fill = _to_step(fill, self.market.books[symbol].spec)
+            if fill <= 0:
+                continue
+            left -= fill        # what filled this order is not there for the ones behind it
+            self._fill_from_queue(order, fill)
+
+    def _fill_from_queue(self, order: SimOrder, qty: Decimal) -> None:
+        now = wall_ms()
+        trade = self.book_fill(order, order.price, qty, True, next(self._trade_ids), now)
+        order.executed += qty
+        order.cum_quote += trade.quote_qty
+        order.trades.append(trade)
+        order.update_ms = now
+        self.trades.append(trade)
+        if order.remaining == 0:
+            order.status = "FILLED"
+            self._close(order)
+        else:
+            order.status = "PARTIALLY_FILLED"
+        self.notify("filled", order, [trade])
+
+    def _taken_from_queues(self, taker: SimOrder, takes: list[Take]) -> None:
+        """A client's taker order traded with the levels it took: trades at those prices."""
+        for take in takes:
+            self.public_trade(taker.symbol, take.price, take.qty, taker.side)
 
 
 def _to_step(qty: Decimal, spec: SimSymbol) -> Decimal:

@@ -17,6 +17,7 @@ from arbitrage.sim.api_market import MarketApi
 from arbitrage.sim.chaos import ChaosRunner, FaultPlan
 from arbitrage.sim.faults import DEFAULT_REJECT_MSG
 from arbitrage.sim.market import Market
+from arbitrage.sim.queue import NONE
 from arbitrage.sim.replay import ReplaySource
 from arbitrage.sim.fast_lanes import COINM_PATH, COINM_PING, SPOT_PATH, SPOT_PING, FastLanes
 from arbitrage.sim.rest import RestServer, Route, WeightMeter
@@ -47,7 +48,8 @@ class LocalExchange:
                  coinm_rates: tuple[Decimal, Decimal] = DEFAULT_COINM_RATES,
                  leverage: int = DEFAULT_LEVERAGE, faults: str | FaultPlan | None = None,
                  funding_regime: str = "normal", listen_key_ttl: float = 3600.0,
-                 ws_api_pings: tuple[tuple[float, float], ...] = (SPOT_PING, COINM_PING)) -> None:
+                 ws_api_pings: tuple[tuple[float, float], ...] = (SPOT_PING, COINM_PING),
+                 queue_model: str = NONE) -> None:
         """`faults`: a chaos plan (spec string, see `arbitrage.sim.chaos`) applied while running;
         a bad spec raises ValueError here, before anything starts.
         `spot_balances` default {"USDT": 100000, "BTC": 1, "ETH": 30}, `coinm_balances`
@@ -57,7 +59,9 @@ class LocalExchange:
         `funding_regime`: normal | positive | negative | flipping | hot (arbitrage/sim/funding.py);
         a wrong name raises ValueError here.
         `listen_key_ttl`: seconds a COIN-M listenKey lives without keep-alive (Binance: 60 min);
-        `ws_api_pings`: (ping interval, pong deadline) of the spot and COIN-M WebSocket APIs."""
+        `ws_api_pings`: (ping interval, pong deadline) of the spot and COIN-M WebSocket APIs.
+        `queue_model`: none | risk_averse, where resting orders stand in their price level's
+        queue (arbitrage/sim/queue.py); a wrong name raises ValueError here."""
         if source not in ("synthetic", "replay"):
             raise ValueError(f"source must be 'synthetic' or 'replay', not {source!r}")
         self.source_name = source
@@ -85,7 +89,8 @@ class LocalExchange:
         # a replayed book's update ids belong to the recording: fills change it without a diff
         self.trading = Trading(self.market, self._keys, publish_impact=source == "synthetic", seed=seed,
                                spot_balances=spot_balances, coinm_balances=coinm_balances,
-                               spot_rates=spot_rates, coinm_rates=coinm_rates, leverage=leverage)
+                               spot_rates=spot_rates, coinm_rates=coinm_rates, leverage=leverage,
+                               queue_model=queue_model)
         self.trading.auth.clock_ms = self.clock.now_ms     # signed requests see the server clock
         self.meter = WeightMeter(weight_limit)      # one pool per IP: REST and the WebSocket API
         self.lanes = FastLanes(self.trading, self.market.fault_counts, self.meter, self.http_faults, seed,

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter, deque
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Callable, Iterator
 
 from arbitrage.sim.book import Changes, SimBook
@@ -27,6 +28,8 @@ Listener = Callable[[str, str, dict], None]     # (symbol, channel, payload); mu
 # (symbol, DEPTH or MARK), called under the lock after every book change or mark, published or not:
 # the trading side matches resting orders and settles funding here.
 StepHook = Callable[[str, str], None]
+# (symbol, price, quantity, the aggressor's side): a public trade, under the lock (queue models)
+TradeHook = Callable[[str, Decimal, Decimal, str], None]
 
 _RECENT_IDS = 4096   # how far back a stale snapshot can reach
 
@@ -71,6 +74,7 @@ class Market:
         self._silenced: Counter[str] = Counter()
         self._failed_listeners = 0
         self._hooks: list[StepHook] = []
+        self._trade_hooks: list[TradeHook] = []
         self.fault_counts = FaultCounts()     # every fault injection of the exchange, per kind
         self._drop_rate = 0.0
         self._drop_rng = random.Random(0)
@@ -88,6 +92,10 @@ class Market:
     def add_step_hook(self, hook: StepHook) -> None:
         with self.lock:
             self._hooks.append(hook)
+
+    def add_trade_hook(self, hook: TradeHook) -> None:
+        with self.lock:
+            self._trade_hooks.append(hook)
 
     @property
     def symbols(self) -> list[str]:
@@ -117,6 +125,26 @@ class Market:
     def publish(self, symbol: str, channel: str, payload: dict) -> bool:
         with self.lock:
             return self._emit(symbol, channel, payload)
+
+    def public_trade(self, symbol: str, payload: dict, publish: bool = True) -> None:
+        """A trade of the market (a recorded `trade` event): published, then handed to the trade
+        hooks. `m` true: the buyer was the maker, so a seller took the bids."""
+        with self.lock:
+            if publish:
+                self._emit(symbol, TRADE, payload)
+            if not self._trade_hooks:
+                return
+            try:
+                price, qty = Decimal(str(payload["p"])), Decimal(str(payload["q"]))
+            except (KeyError, ArithmeticError, ValueError, TypeError):
+                log.warning("trade without a usable price or quantity on %s: %s", symbol, payload)
+                return
+            aggressor = "SELL" if payload.get("m") else "BUY"
+            for hook in self._trade_hooks:
+                try:
+                    hook(symbol, price, qty, aggressor)
+                except Exception:   # the market keeps running whatever the trading side does
+                    log.exception("trade hook failed on %s", symbol)
 
     def set_mark(self, mark: MarkState, publish: bool = True) -> None:
         with self.lock:

@@ -35,16 +35,19 @@ def amend_keep_priority(desk: Desk, order: SimOrder, new_qty: Decimal, new_clien
         order.update_ms = wall_ms()
         if order.remaining <= 0:
             order.status = "EXPIRED"
+            desk.queues.forget(order.order_id)
             desk.open_orders.pop(order.order_id, None)
             desk.notify("expired", order)
         else:
             desk.on_rest(order)                    # … and hold what the new one needs
+            # its queue position is untouched: a smaller quantity keeps its place
             desk.notify("amended", order)
         return order
 
 
 def modify(desk: CoinmDesk, order: SimOrder, qty: Decimal, price: Decimal) -> SimOrder:
-    """COIN-M (binance-ws-api.md §5.3): LIMIT only; the order goes to the back of its queue. A
+    """COIN-M (binance-ws-api.md §5.3; Binance: "modified orders will be reordered in the match
+    queue"): LIMIT only; the order goes to the back of its queue, whatever changed. A
     quantity at or below what has filled, or a post-only order that would take at the new price,
     cancels the order instead. Filters failing leave it as it was."""
     with desk.market.lock:
@@ -58,12 +61,14 @@ def modify(desk: CoinmDesk, order: SimOrder, qty: Decimal, price: Decimal) -> Si
         book = desk.market.books[order.symbol]
         if qty <= order.executed or (order.time_in_force == "GTX" and would_cross(book, order.side, price)):
             order.status = "CANCELED"
+            desk.queues.forget(order.order_id)
             desk.open_orders.pop(order.order_id, None)
             desk.on_close(order)
             desk.notify("canceled", order)
             return order
         desk.open_orders.pop(order.order_id)
         order.orig_qty, order.price = qty, price
-        desk.open_orders[order.order_id] = order   # priority lost: last in the queue
+        desk.open_orders[order.order_id] = order   # priority lost: last in the queue …
+        desk.queues.join(order.order_id, desk.level_qty(order))   # … behind its new level
         desk.notify("amended", order)
         return order

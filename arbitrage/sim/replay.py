@@ -274,7 +274,9 @@ class ReplaySource:
             if rec.kind == DEPTH:
                 if int(rec.payload["u"]) > book.last_update_id:   # older ones: already in the book
                     market.apply_recorded(rec.symbol, rec.payload)
-            elif rec.kind in (TICKER, TRADE):
+            elif rec.kind == TRADE:
+                market.public_trade(rec.symbol, rec.payload)
+            elif rec.kind == TICKER:
                 market.publish(rec.symbol, rec.kind, rec.payload)
             elif rec.kind == MARK and rec.symbol in self.recorded_marks:
                 market.set_mark(mark_state(rec.payload))

@@ -10,6 +10,7 @@ from arbitrage.sim.filters import check_spot
 from arbitrage.sim.market import Market
 from arbitrage.sim.matching import Take
 from arbitrage.sim.orders import NewOrder, SimOrder, SimTrade
+from arbitrage.sim.queue import NONE
 from arbitrage.sim.spot_wallet import SpotWallet
 
 
@@ -17,9 +18,9 @@ class SpotDesk(Desk):
     kind = SPOT
 
     def __init__(self, market: Market, faults: Faults, publish_impact: bool, wallet: SpotWallet,
-                 maker_rate: Decimal, taker_rate: Decimal, seed: int) -> None:
+                 maker_rate: Decimal, taker_rate: Decimal, seed: int, queue_model: str = NONE) -> None:
         super().__init__(market, faults, publish_impact, first_order_id=10_000_001,
-                         first_trade_id=50_000_001, seed=seed)
+                         first_trade_id=50_000_001, seed=seed, queue_model=queue_model)
         self.wallet = wallet
         self.maker_rate = maker_rate
         self.taker_rate = taker_rate

@@ -1,7 +1,8 @@
 """The trading side of the local exchange: keys, both desks, the accounts and the fault hooks.
 
 It follows the market through `Market.add_step_hook`: after each book change resting orders are
-matched; after each mark, funding is settled when due. Fills never happen on their own thread.
+matched; after each mark, funding is settled when due; after each public trade (replay), resting
+orders at its price move forward in their queues (a queue model, arbitrage/sim/queue.py). Fills never happen on their own thread.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from arbitrage.sim.coinm_account import CoinmAccount
 from arbitrage.sim.coinm_desk import CoinmDesk
 from arbitrage.sim.faults import Faults
 from arbitrage.sim.market import DEPTH, MARK, Market
+from arbitrage.sim.queue import NONE
 from arbitrage.sim.spot_desk import SpotDesk
 from arbitrage.sim.spot_wallet import SpotWallet
 
@@ -30,7 +32,8 @@ class Trading:
                  coinm_balances: dict[str, Decimal] | None = None,
                  spot_rates: tuple[Decimal, Decimal] = DEFAULT_SPOT_RATES,
                  coinm_rates: tuple[Decimal, Decimal] = DEFAULT_COINM_RATES,
-                 leverage: int = DEFAULT_LEVERAGE, maint_rate: Decimal = DEFAULT_MAINT_RATE) -> None:
+                 leverage: int = DEFAULT_LEVERAGE, maint_rate: Decimal = DEFAULT_MAINT_RATE,
+                 queue_model: str = NONE) -> None:
         self.market = market
         self.keys = keys
         self.auth = Auth(keys)
@@ -40,11 +43,13 @@ class Trading:
         self.wallet = SpotWallet(DEFAULT_SPOT_BALANCES if spot_balances is None else spot_balances)
         self.account = CoinmAccount(DEFAULT_COINM_BALANCES if coinm_balances is None else coinm_balances,
                                     leverage, Decimal(maint_rate))
-        self.spot = SpotDesk(market, self.faults, publish_impact, self.wallet, *self.spot_rates, seed=seed)
+        self.spot = SpotDesk(market, self.faults, publish_impact, self.wallet, *self.spot_rates, seed=seed,
+                             queue_model=queue_model)
         self.coinm = CoinmDesk(market, self.faults, publish_impact, self.account, *self.coinm_rates,
-                               seed=seed)
+                               seed=seed, queue_model=queue_model)
         self.after_change: list = []     # called under the lock after each step (funding events)
         market.add_step_hook(self.on_step)
+        market.add_trade_hook(self.on_trade)
 
     def on_step(self, symbol: str, kind: str) -> None:
         book = self.market.books.get(symbol)
@@ -55,6 +60,12 @@ class Trading:
         elif kind == MARK and not book.spec.is_spot:
             self.coinm.on_mark(symbol)
             self._changed()
+
+    def on_trade(self, symbol: str, price: Decimal, qty: Decimal, aggressor: str) -> None:
+        """A public trade (replay): resting orders at its price move forward in their queues."""
+        book = self.market.books.get(symbol)
+        if book is not None:
+            (self.spot if book.spec.is_spot else self.coinm).public_trade(symbol, price, qty, aggressor)
 
     def _changed(self) -> None:
         for hook in self.after_change:
