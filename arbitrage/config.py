@@ -210,6 +210,12 @@ SPECS: tuple[_Spec, ...] = (
           "old name of MAX_Q_BASE_FRONTIER (default: its value)"),
     _d("v_usd", "10000", "fixed-notional size, USD", low=0, above=True),
     _Spec("execution_mode", "taker", _choice("taker", "maker"), "taker | maker"),
+    _f("chase_interval_ms", 200, "chase (issue 15, not wired yet): least time between two requests "
+       "following the touch", **POSITIVE_MS),
+    _d("chase_max_slip_bps", "5", "chase: how far the price may follow the touch from where the "
+       "chase started, bps", low=0),
+    _d("emergency_unwind_bps", "0", "a hedged position whose spread (signed by the entry) reaches "
+       "this is closed at market on both legs, bps (<= 0: off)"),
     _f("pair_timeout_sec", 2, "pair monitor timeout", **POSITIVE_SECONDS),
     _f("pair_poll_interval", 0.2, "pair monitor poll interval", **POSITIVE_SECONDS),
     _d("max_slippage_bps_spot", "1", "fixed-notional slippage cap, spot, bps", low=0),
@@ -290,6 +296,9 @@ class Settings:
     v_usd: Decimal
     execution_mode: str
     pair_timeout_sec: float
+    chase_interval_ms: float
+    chase_max_slip_bps: Decimal
+    emergency_unwind_bps: Decimal
     pair_poll_interval: float
     max_slippage_bps_spot: Decimal
     max_slippage_bps_coinm: Decimal
@@ -486,6 +495,11 @@ def _cross_check(v: dict[str, Any], trading: bool = True) -> list[str]:
         problems.append(f"MAX_V_USD_FRONTIER: {v['max_v_usd_frontier']} is below MIN_V_USD "
                         f"{v['min_v_usd']} (expected MAX_V_USD_FRONTIER >= MIN_V_USD, or 0 = no cap: "
                         "no frontier entry could ever pass)")
+    if have("emergency_unwind_bps", "enter_bps") and v.get("strategy", "scalp") == "scalp" \
+            and 0 < v["emergency_unwind_bps"] <= v["enter_bps"]:
+        problems.append(f"EMERGENCY_UNWIND_BPS: {v['emergency_unwind_bps']} is not above ENTER_BPS "
+                        f"{v['enter_bps']} (expected EMERGENCY_UNWIND_BPS > ENTER_BPS, or <= 0 = off: "
+                        "every entry would be unwound at once)")
     if have("carry_hold_hours", "carry_max_hold_hours") and \
             v["carry_max_hold_hours"] < v["carry_hold_hours"]:
         problems.append(f"CARRY_MAX_HOLD_HOURS: {v['carry_max_hold_hours']} is below CARRY_HOLD_HOURS "
