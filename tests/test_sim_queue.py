@@ -3,14 +3,16 @@ hand, then over loopback — trades at the order's price, cancels ahead, amend v
 COIN-M modify, a client's taker order, a replayed trade — and `none` keeping the old rule."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.http import BinanceHttp
 from arbitrage.models import SPOT, OrderRequest
 from arbitrage.sim.queue import Queues
-from arbitrage.sim.replay import Record, ReplaySource
-from arbitrage.sim.market import TRADE
+from arbitrage.sim import LocalExchange
+from arbitrage.sim.orders import NewOrder
 from tests.test_sim_trading_client import Client, D, frozen_exchange, levels, step, top
 
 SPOT_SYM, PERP = "BTCUSDT", "BTCUSD_PERP"
@@ -166,17 +168,34 @@ def test_a_clients_taker_order_trades_with_the_queue(ex_queue):
     assert status(client, order) == ("PARTIALLY_FILLED", D("0.003"))
 
 
-def test_a_replayed_trade_reaches_the_queue():
-    """The replay hands each recorded `trade` to the market's trade path (published and matched)."""
-    with frozen_exchange(queue_model="risk_averse") as ex:
-        client = Client(ex)
-        order, bid, level = rest_spot_buy(ex, client)
-        source = ReplaySource.__new__(ReplaySource)          # only its playing of one record
-        source.exchange_ms, source._mark_sec = 0, 1 << 62
-        payload = {"e": "trade", "E": 1, "s": SPOT_SYM, "t": 1, "p": f"{bid:.8f}",
-                   "q": f"{level + D('0.004'):.8f}", "T": 1, "m": True, "M": True}
-        source._play(ex.market, Record(1, TRADE, SPOT_SYM, payload))
-        assert status(client, order) == ("PARTIALLY_FILLED", D("0.004"))
+def test_a_recorded_trade_stream_moves_the_queue_in_a_replay(tmp_path):
+    """A capture in the recorder's format, played record by record through the replay source:
+    its `@trade` lines at our price (sellers taking the bids) fill our bid once the 0.3 resting
+    ahead of it when it joined have traded."""
+    lines = [
+        {"lastUpdateId": 100, "bids": [["50000.00000000", "0.30000000"]],
+         "asks": [["50000.01000000", "0.50000000"]]},
+        {"stream": "btcusdt@depth@100ms", "data": {"e": "depthUpdate", "E": 1_000, "s": SPOT_SYM,
+         "U": 101, "u": 101, "b": [], "a": [["50000.02000000", "1.00000000"]]}},
+    ] + [{"stream": "btcusdt@trade", "data": {"e": "trade", "E": 2_000 + i, "s": SPOT_SYM, "t": i,
+          "p": "50000.00000000", "q": q, "T": 2_000 + i, "m": True, "M": True}}
+         for i, q in enumerate(("0.20000000", "0.09990000", "0.00410000"))]
+    capture = tmp_path / "spot.jsonl"
+    capture.write_text("".join(f"{1_000_000_000 + i} {json.dumps(m)}\n" for i, m in enumerate(lines)))
+    ex = LocalExchange(source="replay", replay_files=[capture], symbols=[SPOT_SYM],
+                       queue_model="risk_averse")
+    ex.source.prepare(ex.market)
+    spec = ex.market.books[SPOT_SYM].spec
+    order = ex.trading.spot.place(NewOrder(SPOT, spec, "BUY", "LIMIT_MAKER", "GTC", D("0.01"),
+                                           D("50000.00"), "rq-1", "ACK"))
+    assert ex.trading.spot.queues.position(order.order_id) == D("0.3")
+    executed = []
+    for rec in ex.source._records:
+        ex.source._play(ex.market, rec)
+        executed.append(order.executed)
+    # 0.2 then 0.0999 leave it untouched (0.0001 still ahead); 0.0041 fills 0.004
+    assert executed[-3:] == [0, 0, D("0.004")]
+    assert [(t.price, t.qty, t.maker) for t in order.trades] == [(D("50000.00"), D("0.004"), True)]
 
 
 # -- integration: the bot's own REST client -------------------------------------------------------

@@ -202,7 +202,8 @@ class Desk:
                 self._close(order)
                 self.notify("expired", order)
                 continue
-            self.queues.level(order.order_id, self.level_qty(order))   # cancels ahead, at most
+            if self.queues.active:          # the level shrank: at most that much is ahead now
+                self.queues.level(order.order_id, self.level_qty(order))
             wanted = order.fillable if room is None else min(order.fillable, room)
             takes = plan_take(book, order.side, wanted, order.price)
             if not takes:
