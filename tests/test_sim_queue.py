@@ -219,10 +219,12 @@ def test_a_maker_order_behind_n_units_fills_only_after_n_traded_at_its_price(ex_
 
 
 # -- the setting: the bot's in-process exchange, the backtest, a bad value -------------------------
-def test_sim_queue_model_reaches_the_in_process_exchange_and_a_bad_one_stops_start(capsys):
+def test_sim_queue_model_reaches_the_in_process_exchange_and_a_bad_one_stops_start():
+    import subprocess
+    import sys
     import threading
 
-    from app.main import _open_venue, main
+    from app.main import _open_venue
     from arbitrage.config import load_settings
 
     settings = load_settings(["--venue", "sim"], {"SIM_QUEUE_MODEL": "risk_averse"}, None)
@@ -232,10 +234,11 @@ def test_sim_queue_model_reaches_the_in_process_exchange_and_a_bad_one_stops_sta
     finally:
         sim.stop()
     assert load_settings([], {}, None).sim_queue_model == "none"
-    assert main(["--sim-queue-model", "fifo"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: SIM_QUEUE_MODEL: 'fifo' is not allowed (expected one of none, "
-                   "risk_averse) [from --sim-queue-model]"]
+    bad = subprocess.run([sys.executable, "-m", "app.main", "--sim-queue-model", "fifo"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == ["error: SIM_QUEUE_MODEL: 'fifo' is not allowed (expected one "
+                                       "of none, risk_averse) [from --sim-queue-model]"]
 
 
 def test_the_backtest_queue_model_flag_reaches_its_exchange(tmp_path, monkeypatch):
