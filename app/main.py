@@ -222,10 +222,33 @@ def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
     if start is None:
         return None
     accounting, store, decision, mark = start
+    lanes = None
+    if settings.order_transport == "ws" and settings.dry_run:
+        log.info("DRY_RUN: ORDER_TRANSPORT=ws has nothing to send; no WebSocket API opened")
+    elif settings.order_transport == "ws" and "clock" not in bot_options:
+        # (the backtest's in-process venue has REST only: it stays on the REST transport)
+        lanes = _with_retry(stop, "WebSocket API and user data streams",
+                            lambda: _open_lanes(settings, urls, spot, coinm), give_up_at)
+        if lanes is None:
+            return None
     bot = Bot(settings, urls, spot, coinm, spot_rules, perp_rules, fees, accounting, store,
-              **bot_options)
+              lanes=lanes, **bot_options)
     bot.apply(decision, mark)
     return bot
+
+
+def _open_lanes(settings: Settings, urls: VenueUrls, spot: SpotClient, coinm: CoinmClient):
+    """ORDER_TRANSPORT=ws: both WebSocket API connections and both user streams, opened now."""
+    from arbitrage.ws_lanes import WsLanes, ws_api_urls
+
+    lanes = WsLanes(spot, coinm, ws_api_urls(settings.venue, urls), urls.coinm_ws,
+                    (settings.spot_key, settings.spot_secret, settings.dapi_key,
+                     settings.dapi_secret), float(settings.http_timeout))
+    try:
+        return lanes.start()
+    except BaseException:
+        lanes.stop()
+        raise
 
 
 def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,

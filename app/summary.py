@@ -30,6 +30,9 @@ def print_summary(bot, stats, out: TextIO) -> None:
     latency = _entry_latency(stats)
     if latency:
         lines.append(latency)
+    lanes = getattr(bot, "lanes", None)
+    if lanes is not None:         # ORDER_TRANSPORT=ws
+        lines.append("order transport ws: " + ", ".join(f"{k} {v}" for k, v in lanes.counts().items()))
     for symbol, check in md.checks.items():
         lines.append(f"book check {symbol}: {ticker_text(check.counts)}")
     if stats.spread_min is not None:

@@ -32,12 +32,13 @@ from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier
 from decimal import Decimal
 
 from arbitrage.execution import PairExecutor, PairSpec
+from arbitrage.pair_watch import PushedUpdates
 from arbitrage.paper import PaperDesk
 from arbitrage.strategy.entry import FeeRates
 from arbitrage.strategy.risk import MarketLimits
 from arbitrage.accounting import Accounting
 from arbitrage.ledger import Balances, FundingDedup
-from arbitrage.models import Income
+from arbitrage.models import Income, UserStreamGap
 from arbitrage.state import StateStore
 from arbitrage.sweep import COINM_SPAN_MS, SPOT_SPAN_MS, windows
 from arbitrage.trader import AccountUpdate, PairDone, Trader
@@ -88,11 +89,13 @@ class Bot:
     def __init__(self, settings: Settings, urls: VenueUrls, spot: SpotClient, coinm: CoinmClient,
                  spot_rules: SymbolRules, perp_rules: SymbolRules, fees: FeeRates,
                  accounting: Accounting | None = None, store: StateStore | None = None,
-                 clock: Clock = WALL, pool=None, leg_runner=None) -> None:
+                 clock: Clock = WALL, pool=None, leg_runner=None, lanes=None) -> None:
         """`clock`, `pool` (REST fetches off the engine thread) and `leg_runner` (the executor's
         threads) are the live ones by default; a backtest passes simulated time and in-line
-        runners (arbitrage/backtest)."""
+        runners (arbitrage/backtest). `lanes` (ORDER_TRANSPORT=ws, arbitrage/ws_lanes.py): orders
+        over the WebSocket API and a pair monitor driven by the user data streams."""
         self.s = settings
+        self.lanes = lanes
         self.clock = clock
         self.urls = urls
         self.spot_client = spot
@@ -126,7 +129,8 @@ class Bot:
         self.ops_hook = None        # called once a second on the engine thread (arbitrage/ops/sink.py)
         self._ops_at = 0.0
         self.start_decision: dict | None = None          # how the start reconciled (for the status)
-        self.executor = PairExecutor(spot, coinm, spot_rules.base_asset,
+        self.executor = PairExecutor(lanes.spot if lanes else spot,
+                                     lanes.coinm if lanes else coinm, spot_rules.base_asset,
                                      float(settings.pair_timeout_sec),
                                      float(settings.pair_poll_interval), settings.dry_run,
                                      on_done=self._pair_finished,
@@ -135,9 +139,15 @@ class Bot:
                                                               self.market.perp.book),
                                                      spot_rules, perp_rules, fees)
                                      if settings.dry_run else None,
-                                     clock=clock, runner=leg_runner)
+                                     clock=clock, runner=leg_runner,
+                                     updates=PushedUpdates(lanes.hub, clock,
+                                                           float(settings.pair_poll_interval))
+                                     if lanes else None, direct=lanes is not None)
         self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
                              self._request_account, accounting, store, clock=clock)
+        if lanes is not None:
+            lanes.to_engine = self._put
+            self.trader.entry_gates.append(lanes.hub.entry_block)
         spot_streams = [spot.depth_stream(spot_rules.symbol)]
         coinm_streams = [coinm.depth_stream(perp_rules.symbol), coinm.mark_stream(perp_rules.symbol)]
         if settings.verify_books:
@@ -456,7 +466,11 @@ class Bot:
             self._trigger_ns = 0
             return True
         if kind is AccountUpdate:
+            if self.lanes is not None and event.error is None:
+                self.lanes.hub.reconciled(event.fetched_ms)   # covers a user-stream gap before it
             self.trader.on_account(event)
+        elif kind is UserStreamGap:
+            self._request_account()        # events may be lost: reconcile by REST now
         elif kind is IncomeUpdate:
             self._on_income(event.rows)
         elif kind is FundingHistoryUpdate:
@@ -571,6 +585,8 @@ class Bot:
 
     def _shutdown(self) -> None:
         self.executor.shutdown()
+        if self.lanes is not None:
+            self.lanes.stop()
         for runner in self.runners:          # close all first so they wind down in parallel
             threading.Thread(target=runner.stop, daemon=True).start()
         for runner in self.runners:

@@ -216,6 +216,9 @@ SPECS: tuple[_Spec, ...] = (
        "chase started, bps", low=0),
     _d("emergency_unwind_bps", "0", "a hedged position whose spread (signed by the entry) reaches "
        "this is closed at market on both legs, bps (<= 0: off)"),
+    _Spec("order_transport", "rest", _choice("ws", "rest"),
+          "ws (orders over the WebSocket API, REST when it is down; the pair monitor driven by the "
+          "user data streams) | rest (orders and polls over REST)"),
     _f("pair_timeout_sec", 2, "pair monitor timeout", **POSITIVE_SECONDS),
     _f("pair_poll_interval", 0.2, "pair monitor poll interval", **POSITIVE_SECONDS),
     _d("max_slippage_bps_spot", "1", "fixed-notional slippage cap, spot, bps", low=0),
@@ -342,6 +345,7 @@ class Settings:
     carry_hold_hours: Decimal = Decimal(24)
     carry_max_hold_hours: Decimal = Decimal(72)
     carry_lookback: int = 3
+    order_transport: str = "rest"
     coinm_margin_buffer: Decimal = Decimal(2)
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 

@@ -2,7 +2,7 @@
 any unhedged remainder rescued at once with a MARKET order (the contract leg reduce-only).
 
 Runs off the engine thread: `submit` hands both legs to the leg pool immediately (so they leave
-together) and the rest — waiting, polling, cancelling, rescuing — runs on one execution thread,
+together) — or, over the WebSocket API, writes both itself, back to back — and the rest — waiting, polling, cancelling, rescuing — runs on one execution thread,
 which reports a `PairResult` through a callback. The engine never blocks on the network.
 
 Never a blind retry: a POST whose answer is lost is UNKNOWN and is resolved by querying its client
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Callable, Protocol
@@ -24,6 +24,7 @@ from arbitrage.exchanges.errors import (BadResponse, BinanceError, CancelRejecte
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
 from arbitrage.numbers import plain
 from arbitrage.orders import NOT_PLACED, OPEN, REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
+from arbitrage.pair_watch import PolledUpdates
 from arbitrage.paper import PaperDesk
 
 log = logging.getLogger("arbitrage.execution")
@@ -115,10 +116,14 @@ class PairExecutor:
                  poll_s: float, dry_run: bool, on_done: Callable[[PairResult], None],
                  on_created: Callable[[list[OrderRequest]], None] | None = None,
                  resolve_delays_s: tuple[float, ...] = RESOLVE_DELAYS_S,
-                 paper: PaperDesk | None = None, clock: Clock = WALL, runner=None) -> None:
+                 paper: PaperDesk | None = None, clock: Clock = WALL, runner=None,
+                 updates=None, direct: bool = False) -> None:
         """`runner(max_workers, prefix)` makes the executors the legs and the protocol run on:
         threads live; in-line in a backtest, where `clock` is simulated and its `sleep` plays
-        the market forward."""
+        the market forward. `updates`: how the monitor learns of order changes (pair_watch.py:
+        REST polls by default, user-stream events with ORDER_TRANSPORT=ws). `direct`: gateways
+        that can `send_order` (the WebSocket API) get both legs written by the caller's thread,
+        back to back, instead of by the two leg threads."""
         self.clock = clock
         self.gw = {SPOT: spot, COINM: perp}
         self.base_asset = base_asset     # spot BUY commissions in it reduce what the trade holds
@@ -129,6 +134,8 @@ class PairExecutor:
         self.on_done = on_done
         self.on_created = on_created or (lambda reqs: None)
         self.resolve_delays_s = resolve_delays_s
+        self.updates = updates or PolledUpdates(clock, poll_s)
+        self.direct = direct and not dry_run
         if runner is None:
             self.legs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leg")
             _start_both(self.legs)              # created now, not by the first entry
@@ -154,15 +161,36 @@ class PairExecutor:
             self.paper.snapshot(spec.spot.quantity, spec.perp.quantity)   # the books, as now
         self.busy.set()
         spot, perp = TrackedOrder(spec.spot), TrackedOrder(spec.perp)
+        if self._writes_direct(spec):
+            sent = (self.gw[SPOT].send_order(spec.spot), self.gw[COINM].send_order(spec.perp))
+            spot.apply(SUBMITTED)
+            perp.apply(SUBMITTED)
+            self.orders_sent += 2
+            self.worker.submit(self._complete, spec, spot, perp,
+                               lambda: (self._answered(spot, sent[0]),
+                                        self._answered(perp, sent[1])), not record_first)
+            return
         started = (threading.Event(), threading.Event())
         with self.clock.together():      # both legs leave at the same moment
             futs = (self.legs.submit(self._send, spot, spec.spot_px, False, started[0]),
                     self.legs.submit(self._send, perp, spec.perp_px, False, started[1]))
-        self.worker.submit(self._complete, spec, spot, perp, futs, not record_first)
+        self.worker.submit(self._complete, spec, spot, perp,
+                           lambda: (futs[0].result(), futs[1].result()), not record_first)
         # Python runs one thread at a time: were the caller to go on with its own work, the leg
         # threads would wait for it. It waits (briefly, bounded) until both have the interpreter.
         for event in started:
             event.wait(LEG_HANDOFF_S)
+
+    def _writes_direct(self, spec: PairSpec) -> bool:
+        """Both legs go out from this thread when both lanes are up and both have something to
+        send (an exit leg of 0 contracts, or a lane down, takes the leg threads' path)."""
+        return (self.direct and spec.spot.quantity > 0 and spec.perp.quantity > 0
+                and all(getattr(self.gw[m], "connected", False) for m in (SPOT, COINM)))
+
+    def _answered(self, order: TrackedOrder, sent) -> int:
+        """The answer to a leg written by `submit` (execution thread); its time on the wire."""
+        self._outcome(order, sent.result)
+        return sent.sent_ns or self.clock.now_ns()
 
     def recover(self, spec: PairSpec, extra: list[OrderRequest]) -> None:
         """After a restart: the pair's orders are known (recorded before they were sent, or, for
@@ -215,10 +243,10 @@ class PairExecutor:
 
     # -- the protocol (execution thread) ------------------------------------------------------
     def _complete(self, spec: PairSpec, spot: TrackedOrder, perp: TrackedOrder,
-                  futs: tuple[Future, Future], record_after: bool = False) -> None:
+                  answers: Callable[[], tuple[int, int]], record_after: bool = False) -> None:
         result = PairResult(spec, spot, perp)
         try:
-            result.sent_ns = (futs[0].result(), futs[1].result())
+            result.sent_ns = answers()
             if record_after:
                 self.on_created([])            # the legs are in the caller's state: write it now
             self._monitor(spec, spot, perp)
@@ -260,8 +288,15 @@ class PairExecutor:
             order.report(state)
             return sent_ns
         self.orders_sent += 1
+        self._outcome(order, lambda: self.gw[req.market].new_order(req))
+        return sent_ns
+
+    def _outcome(self, order: TrackedOrder, answer: Callable[[], OrderState]) -> None:
+        """An order request's answer applied to `order`: filled / open, refused, not sent, or
+        unknown (then resolved by client order id, never sent again)."""
+        req = order.request
         try:
-            order.report(self.gw[req.market].new_order(req))
+            order.report(answer())
         except Rejected as exc:
             order.apply(REJECTED, error=f"{exc.code} {exc.msg}")
             log.warning("[ORDER] %s rejected: %s %s", req.client_order_id, exc.code, exc.msg)
@@ -276,7 +311,6 @@ class PairExecutor:
         except Exception as exc:           # anything unexpected may have reached the exchange
             order.apply(UNKNOWN, error=f"{type(exc).__name__}: {exc}"[:160])
             self._resolve(order)
-        return sent_ns
 
     def _reducible(self, req: OrderRequest) -> Decimal | None:
         """Contracts a reduce-only order on this side can still close (None: unknown)."""
@@ -340,14 +374,14 @@ class PairExecutor:
             log.warning("[ORDER] %s was not placed", req.client_order_id)
 
     def _monitor(self, spec: PairSpec, spot: TrackedOrder, perp: TrackedOrder) -> None:
-        """Poll open legs until both are final or the deadline; a lone leg is cancelled at once."""
+        """Watch open legs (polled, or read when a pushed event names them: `self.updates`) until
+        both are final or the deadline; a lone leg is cancelled at once."""
         deadline = self.clock.monotonic() + self.pair_timeout_s
         pair = (spot, perp)
         while not all(o.final for o in pair) and self.clock.monotonic() < deadline:
             if any(o.final and o.executed == 0 for o in pair):
                 break                      # one leg is dead with nothing filled: stop waiting
-            self.clock.sleep(self.poll_s)
-            for o in pair:
+            for o in self.updates.next(list(pair), deadline):
                 if not o.final:
                     self._refresh(o)
         for o in pair:

@@ -94,6 +94,9 @@ class Trader:
         self.closed: list[Trade] = []
         self.halt_reason: str | None = None
         self.state_error: str | None = None      # the last save failed: why (cleared by a save)
+        # more reasons to open nothing new (each returns one or None), e.g. a user-stream gap
+        # not yet reconciled by REST (ORDER_TRANSPORT=ws)
+        self.entry_gates: list = []
         self.last_exit_ms: int | None = None
         self.epoch = 0                           # bumped whenever a pair starts or ends
         self.account: AccountUpdate | None = None
@@ -315,10 +318,12 @@ class Trader:
         self.state_error = None
 
     def persistence_blocks(self) -> list[str]:
-        """Why nothing new may be opened because the ledger or the state cannot be written."""
+        """Why nothing new may be opened: the ledger or the state cannot be written, or an
+        `entry_gates` gate is closed."""
         tradelog = self.accounting.log if self.accounting is not None else None
         return persistence_blocks(tradelog.error if tradelog is not None else None,
-                                  self.state_error)
+                                  self.state_error) + [
+            reason for reason in (gate() for gate in self.entry_gates) if reason]
 
     def restore(self, snap: EngineSnapshot) -> None:
         """Take up where a previous run left off (after reconciliation said so)."""

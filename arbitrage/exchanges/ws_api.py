@@ -8,7 +8,8 @@ fully jittered exponential backoff after a loss.
 `call` builds, signs and writes the request on the caller's own thread (no hand-off on the send
 path) and waits for the answer with a timeout. A request that was written but never answered
 (timeout, disconnect) is `UnknownOutcome`: the caller resolves it by client order id and never
-re-sends. A request that could not be written (not connected) is `Retryable`.
+re-sends. A request that could not be written (not connected) is `NotConnected` (a `Retryable`).
+`send` + `wait` split the same call in two, so one thread can write two requests back to back.
 
 What it shares with the REST client of the same product (`http`): the server-time offset and
 recvWindow, and the 429/418 Retry-After window (one IP, one ban). -1021/-4188 re-syncs the clock
@@ -87,12 +88,18 @@ def answer_error(answer: dict[str, Any], method: str, now: float) -> BinanceErro
     return BadResponse(f"error answer without a code: {json.dumps(answer)[:120]!r}", **where)
 
 
-class _Pending:
-    __slots__ = ("done", "answer")
+class NotConnected(Retryable):
+    """Not written: the connection is down. Safe to send the same request another way (REST)."""
 
-    def __init__(self) -> None:
+
+class _Pending:
+    __slots__ = ("done", "answer", "method", "req_id", "sent_ns")
+
+    def __init__(self, method: str = "", req_id: int = 0) -> None:
         self.done = threading.Event()
         self.answer: dict[str, Any] | None = None
+        self.method, self.req_id = method, req_id
+        self.sent_ns = 0                       # when it was handed to the socket
 
 
 class WsApiConnection:
@@ -177,6 +184,12 @@ class WsApiConnection:
 
     def _call_once(self, method: str, params: dict[str, Any] | None, signed: bool,
                    key_only: bool, timeout: float | None) -> Any:
+        return self.wait(self.send(method, params, signed, key_only), timeout)
+
+    def send(self, method: str, params: dict[str, Any] | None = None, signed: bool = True,
+             key_only: bool = False) -> _Pending:
+        """Build, sign and write one request on this thread; `wait` for its answer later (so two
+        orders can leave back to back from one thread). NotConnected: not written."""
         self.http.check_not_blocked("WS", method)
         params = dict(params or {})
         if signed or key_only:
@@ -190,14 +203,15 @@ class WsApiConnection:
         req_id = next(self._ids)
         text = json.dumps({"id": req_id, "method": method, "params": params},
                           separators=(",", ":"))
-        pending = _Pending()
+        pending = _Pending(method, req_id)
         with self._lock:
             ws = self._ws
             if ws is None or not self._up.is_set():
-                raise Retryable(f"not sent: {self._where} not connected", method="WS", path=method)
+                raise NotConnected(f"not sent: {self._where} not connected", method="WS",
+                                   path=method)
             self._pending[req_id] = pending
         try:
-            self.last_send_ns = time.time_ns()
+            self.last_send_ns = pending.sent_ns = time.time_ns()
             ws.send(text)                     # on this thread; websocket-client locks the frame
         except Exception as exc:
             # a partial write may have reached the server: the outcome is open
@@ -205,9 +219,15 @@ class WsApiConnection:
                 self._pending.pop(req_id, None)
             raise UnknownOutcome(f"send failed: {network_cause(exc)}", method="WS",
                                  path=method) from None
+        return pending
+
+    def wait(self, pending: _Pending, timeout: float | None = None) -> Any:
+        """The `result` of a request `send` wrote, or the BinanceError its answer means;
+        UnknownOutcome when no answer comes within `timeout` or the connection is lost."""
+        method = pending.method
         if not pending.done.wait(self.timeout if timeout is None else timeout):
             with self._lock:
-                self._pending.pop(req_id, None)
+                self._pending.pop(pending.req_id, None)
             raise UnknownOutcome(f"no answer within {self.timeout if timeout is None else timeout:g}s",
                                  method="WS", path=method)
         answer = pending.answer

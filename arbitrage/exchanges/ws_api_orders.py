@@ -33,6 +33,20 @@ class WsApiOrders:
         refused; UnknownOutcome when it may or may not exist."""
         params = dict(order_params(req, self.MARKET, self.ORDER_RESP_TYPE))
         data = self.conn.call("order.place", params, timeout=timeout)
+        return self._placed(req, data)
+
+    def place_send(self, req: OrderRequest):
+        """`order.place` written now, answered later (`place_wait`): two orders can leave back to
+        back from one thread. NotConnected: not written."""
+        return self.conn.send("order.place", dict(order_params(req, self.MARKET,
+                                                              self.ORDER_RESP_TYPE)))
+
+    def place_wait(self, req: OrderRequest, pending, timeout: float | None = None) -> OrderState:
+        """The answer to `place_send`, as `place` returns it (ClockSkew is raised: the order was
+        refused before execution, the caller may send it once more)."""
+        return self._placed(req, self.conn.wait(pending, timeout))
+
+    def _placed(self, req: OrderRequest, data: Any) -> OrderState:
         with parsing("WS", "order.place", data, UnreadableOrderAnswer):
             state = type(self).parse_order(data)
             if state.client_order_id != req.client_order_id:
