@@ -28,6 +28,8 @@ from arbitrage.venues import VenueUrls
 
 DEFAULT_FAULTS = ("drop=0.005,disconnect=40,silence=55:4,http5xx=0.02,ratelimit=100,slow=0.02:1.0,"
                   "clock=70:3000,malformed=0.002,reduce=120,reject=45,partial=50,unknown=60")
+# the fast lanes' faults, added to the plan when the bot sends over the WebSocket API
+WS_FAULTS = "wslost=45,wslate=50:2,udsdrop=40,lkexpire=70,eventlost=30"
 # thresholds that make the synthetic market trade often, so faults meet trades in flight
 TRADING = ("--enter-bps", "1", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-usd", "100",
            "--max-q-btc-frontier", "0.05", "--reopen-cooldown-sec", "1", "--max-hold-sec", "15",
@@ -48,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--faults", default=DEFAULT_FAULTS, help="fault plan (python -m arbitrage.sim --help)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--order-transport", choices=("rest", "ws"), default="rest",
+                    help="ws: orders over the WebSocket API; the plan gains its faults "
+                         f"({WS_FAULTS}) unless --faults is given")
     ap.add_argument("--log-level", default="WARNING")
     args = ap.parse_args(argv)
+    if args.order_transport == "ws" and args.faults == DEFAULT_FAULTS:
+        args.faults = f"{DEFAULT_FAULTS},{WS_FAULTS}"
     work = Path(tempfile.mkdtemp(prefix="chaos-"))
     ex = LocalExchange(source="synthetic", seed=args.seed,
                        faults=f"{args.faults},seed={args.seed}").start()
@@ -58,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(["--venue", "sim", "--sim-url", ex.rest_url, *TRADING,
                               "--trades-log", str(work / "trades_log.csv"),
                               "--state-path", str(work / "state.json"),
+                              "--order-transport", args.order_transport,
                               "--log-level", args.log_level], env, dotenv_path=None)
     setup_logging(settings.log_level, [ex.api_secret])
     stop = threading.Event()
@@ -119,6 +127,23 @@ def _answers(bot) -> dict[str, str]:
         "partial": f"{bot.trader.rescued_entries} entries rescued (all causes)",
         "unknown": f"{bot.executor.unknown_resolved} unknown outcomes resolved",
         "ban": f"{total('bans')} 429/418 answers honoured",
+        **_lane_answers(bot),
+    }
+
+
+def _lane_answers(bot) -> dict[str, str]:
+    """ORDER_TRANSPORT=ws: what the bot did about the fast lanes' faults."""
+    lanes = getattr(bot, "lanes", None)
+    if lanes is None:
+        return {}
+    c = lanes.counts()
+    return {
+        "wsapi_lost": f"{bot.executor.unknown_resolved} unknown outcomes resolved (all causes)",
+        "wsapi_late": f"{bot.executor.unknown_resolved} unknown outcomes resolved (all causes)",
+        "uds_drop": f"{c['gaps']} stream gaps reconciled by REST",
+        "listenkey_expired": f"{c['listenkey_renewals']} listenKey renewals",
+        "event_lost": f"{bot.executor.updates.pushed} reads on events, deadline cancels",
+        "orders": f"{c['orders_ws']} over the WS API, {c['orders_rest_fallback']} by REST",
     }
 
 
