@@ -143,7 +143,6 @@ def _lane_answers(bot) -> dict[str, str]:
         "uds_drop": f"{c['gaps']} stream gaps reconciled by REST",
         "listenkey_expired": f"{c['listenkey_renewals']} listenKey renewals",
         "event_lost": f"{bot.executor.updates.pushed} reads on events, deadline cancels",
-        "orders": f"{c['orders_ws']} over the WS API, {c['orders_rest_fallback']} by REST",
     }
 
 
@@ -151,9 +150,13 @@ def _end_state(bot, ex, start, work: Path, rss: list[float]) -> _Report:
     r = _Report()
     counts = ex.fault_counts()
     answers = _answers(bot)
-    r.lines.append(f"  {'fault':<12} {'injected':>9}   bot's answer")
+    r.lines.append(f"  {'fault':<17} {'injected':>9}   bot's answer")
     for kind in sorted(set(counts) | set(answers)):
-        r.lines.append(f"  {kind:<12} {counts.get(kind, 0):>9}   {answers.get(kind, '-')}")
+        r.lines.append(f"  {kind:<17} {counts.get(kind, 0):>9}   {answers.get(kind, '-')}")
+    if getattr(bot, "lanes", None) is not None:
+        c = bot.lanes.counts()
+        r.lines.append(f"  orders: {c['orders_ws']} over the WebSocket API, "
+                       f"{c['orders_rest_fallback']} by REST while it was down")
     r.lines.append("")
     spot, coinm = bot.spot_client, bot.coinm_client
     sym, psym = bot.spot_rules.symbol, bot.perp_rules.symbol

@@ -188,8 +188,20 @@ class PairExecutor:
                 and all(getattr(self.gw[m], "connected", False) for m in (SPOT, COINM)))
 
     def _answered(self, order: TrackedOrder, sent) -> int:
-        """The answer to a leg written by `submit` (execution thread); its time on the wire."""
-        self._outcome(order, sent.result)
+        """The answer to a leg written by `submit` (execution thread); its time on the wire.
+        When the user stream reports the leg final before its answer comes (a lost or late
+        answer), the leg is read by client id at once instead: a lone fill is rescued the
+        moment it is known, not when (or whether) the answer arrives."""
+        late = getattr(self.updates, "answer_late", None)
+        if late is not None and late(order.request.client_order_id, sent.pending, sent.timeout):
+            order.apply(UNKNOWN, error="answer late: the user stream reported the order first")
+            log.warning("[ORDER] %s final on the user stream before its answer: reading it",
+                        order.request.client_order_id)
+            self._resolve(order)
+        else:
+            self._outcome(order, lambda: sent.result(0.0 if late is not None and sent.pending
+                                                     is not None and not sent.pending.done.is_set()
+                                                     else None))
         return sent.sent_ns or self.clock.now_ns()
 
     def recover(self, spec: PairSpec, extra: list[OrderRequest]) -> None:

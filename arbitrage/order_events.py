@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
@@ -23,6 +24,7 @@ from arbitrage.models import BalanceEvent, ExecutionEvent, PositionEvent, UserSt
 log = logging.getLogger("arbitrage.order_events")
 
 KEPT = 2000                 # client ids remembered (a pair uses a handful)
+FINAL = ("FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED")
 # ACCOUNT_UPDATE reasons that move a position the bot did not order (Binance's `m`)
 FORCED = ("ADL", "LIQUIDATION", "INSURANCE_CLEAR", "AUTO_EXCHANGE")
 
@@ -30,10 +32,10 @@ FORCED = ("ADL", "LIQUIDATION", "INSURANCE_CLEAR", "AUTO_EXCHANGE")
 class OrderEventHub:
     def __init__(self, live: Callable[[], bool] = lambda: True,
                  now_ms: Callable[[], int] | None = None) -> None:
-        import time
         self.live = live                       # both user streams delivering right now
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
         self._news: OrderedDict[str, int] = OrderedDict()   # client id -> events seen
+        self._final_at: OrderedDict[str, float] = OrderedDict()  # client id -> when final (monotonic)
         self._cond = threading.Condition()
         self.gap_until_ms = 0                  # end of the latest gap (0: none)
         self.reconciled_ms = 0                 # start of the latest REST reconciliation
@@ -47,8 +49,12 @@ class OrderEventHub:
                 self.events += 1
                 cid = event.client_order_id
                 self._news[cid] = self._news.pop(cid, 0) + 1
+                if event.status in FINAL and cid not in self._final_at:
+                    self._final_at[cid] = time.monotonic()
                 while len(self._news) > KEPT:
                     self._news.popitem(last=False)
+                while len(self._final_at) > KEPT:
+                    self._final_at.popitem(last=False)
                 self._cond.notify_all()
             if event.client_order_id.startswith(("autoclose", "adl_autoclose")):
                 self._forced(f"{event.symbol} {event.side} {event.last_qty} @ {event.last_price} "
@@ -82,6 +88,29 @@ class OrderEventHub:
         return None
 
     # -- the execution thread ---------------------------------------------------------------
+    def poke(self) -> None:
+        """Wake the waiters (an order's answer came in: `answer_late` waits on it too)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def answer_late(self, client_id: str, answered: Callable[[], bool], grace_s: float,
+                    timeout: float) -> bool:
+        """Wait for an order's answer (`answered`, poked when it comes) up to `timeout` s; True
+        when the stream said the order is final and its answer is still missing `grace_s` later:
+        the order is then read by client id instead of waiting on (a late answer)."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while not answered():
+                now = time.monotonic()
+                final_at = self._final_at.get(client_id)
+                if final_at is not None and now >= final_at + grace_s:
+                    return True
+                until = end if final_at is None else min(end, final_at + grace_s)
+                if now >= end:
+                    return False
+                self._cond.wait(until - now)
+            return False
+
     def news(self, client_ids: Iterable[str]) -> dict[str, int]:
         with self._cond:
             return {cid: self._news.get(cid, 0) for cid in client_ids}

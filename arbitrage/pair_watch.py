@@ -28,11 +28,25 @@ class PolledUpdates:
 
 class PushedUpdates:
     HEALTH_CHECK_S = 0.25      # a stream that dies while the monitor waits is noticed this fast
+    ANSWER_GRACE_S = 0.05      # an answer still missing this long after the final event is late
 
     def __init__(self, hub: OrderEventHub, clock: Clock, poll_s: float) -> None:
         self.hub, self.clock, self.poll_s = hub, clock, poll_s
         self._seen: dict[str, int] = {}        # events per client id already acted on
         self.pushed = self.polled = 0          # reads caused by an event / by a poll
+
+    def answer_late(self, client_id: str, pending, timeout: float) -> bool:
+        """For a leg written over the WebSocket API: True when its user stream reported it final
+        and the answer has not come (the answer lost or late): the executor reads the order
+        instead, so a lone fill is rescued the moment it is known. False when the answer came
+        (or `timeout` passed first)."""
+        if pending is None:
+            return False
+        if not self.hub.live():                # no pushed news to act on: wait for the answer
+            pending.done.wait(timeout)
+            return False
+        pending.notify = self.hub.poke
+        return self.hub.answer_late(client_id, pending.done.is_set, self.ANSWER_GRACE_S, timeout)
 
     def next(self, orders: list[TrackedOrder], deadline: float) -> list[TrackedOrder]:
         waiting = [o for o in orders if not o.final]

@@ -3,9 +3,11 @@ WebSocket API and its pair monitor is woken by the user data streams. Every test
 exchange checked against the bot and the ledger reproducing the exchange's balances exactly."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from arbitrage.models import SPOT as SPOT_MARKET
+from arbitrage.models import COINM, SPOT as SPOT_MARKET
 from arbitrage.pair_watch import PushedUpdates
 from arbitrage.sim import LocalExchange
 from tests.conftest import wait_for
@@ -60,6 +62,22 @@ def test_maker_pairs_are_watched_by_pushed_events_not_polls(sim):
     updates = r.bot.executor.updates
     assert updates.polled == 0 and updates.pushed >= 1, (updates.polled, updates.pushed)
     assert r.trader.halt_reason is None, r.trader.halt_reason
+    _exact(r, sim)
+
+
+def test_a_lone_fill_pushed_before_its_late_answer_is_rescued_at_once(sim):
+    # the spot leg is refused; the perp leg executes at once but its answer comes 20 s late, and
+    # REST would poll once every 10 minutes. The perp's fill is known from its user stream: the
+    # leg is read by client id and rescued then — not after the answer, not after a poll.
+    sim.reject_next_orders(SPOT_MARKET, 1)         # scripted before the bot starts: they meet
+    sim.delay_next_ws_answers(COINM, 20.0)          # its first entry, not an exit
+    began = time.monotonic()
+    r = BotRun(sim, *EASY, *WS, "--http-timeout", "30", "--pair-poll-interval", "600")
+    wait_for(lambda: r.trader.rescued_entries >= 1 and not r.trader.in_flight, timeout=60,
+             what="the lone perp leg rescued")
+    assert time.monotonic() - began < 20.0, "the rescue waited for the late answer"
+    assert sim.fault_counts()["wsapi_late"] == 1
+    assert r.bot.executor.unknown_resolved >= 1        # read by client id, not answered
     _exact(r, sim)
 
 

@@ -93,13 +93,20 @@ class NotConnected(Retryable):
 
 
 class _Pending:
-    __slots__ = ("done", "answer", "method", "req_id", "sent_ns")
+    __slots__ = ("done", "answer", "method", "req_id", "sent_ns", "notify")
 
     def __init__(self, method: str = "", req_id: int = 0) -> None:
         self.done = threading.Event()
         self.answer: dict[str, Any] | None = None
         self.method, self.req_id = method, req_id
         self.sent_ns = 0                       # when it was handed to the socket
+        self.notify: Callable[[], None] | None = None   # also told when it is done
+
+    def finish(self, answer: dict[str, Any] | None) -> None:
+        self.answer = answer
+        self.done.set()
+        if self.notify is not None:
+            self.notify()
 
 
 class WsApiConnection:
@@ -308,8 +315,7 @@ class WsApiConnection:
             with self._lock:
                 pending = self._pending.pop(msg["id"], None)
             if pending is not None:
-                pending.answer = msg
-                pending.done.set()
+                pending.finish(msg)
             elif msg.get("id") is None and msg.get("status") == 401:
                 log.error("[WSAPI] %s session revoked: %s", self._where, msg.get("error"))
             return
@@ -330,7 +336,7 @@ class WsApiConnection:
             ws, self._ws = self._ws, None
             pending, self._pending = self._pending, {}
         for waiter in pending.values():       # answer None: written, never answered -> unknown
-            waiter.done.set()
+            waiter.finish(None)
         if ws is not None:
             try:
                 ws.shutdown()

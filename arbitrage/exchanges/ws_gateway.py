@@ -56,9 +56,9 @@ class WsGateway:
         self.sent_ws += 1
         return SentOrder(self, req, pending, None)
 
-    def _answer(self, req: OrderRequest, pending) -> OrderState:
+    def _answer(self, req: OrderRequest, pending, timeout: float | None = None) -> OrderState:
         try:
-            return self.ws.place_wait(req, pending)
+            return self.ws.place_wait(req, pending, timeout)
         except ClockSkew:
             # refused before execution: sent once more the connection's way (it re-syncs first)
             log.warning("[ORDER] %s refused for the clock (WS): re-synced and sent again",
@@ -101,9 +101,14 @@ class SentOrder:
     def sent_ns(self) -> int:
         return self.pending.sent_ns if self.pending is not None else 0
 
-    def result(self) -> OrderState:
+    @property
+    def timeout(self) -> float:
+        return self.gateway.ws.conn.timeout
+
+    def result(self, timeout: float | None = None) -> OrderState:
+        """The answer (waiting up to `timeout`, else the connection's own), or its error."""
         if self.error is not None:
             raise self.error
         if self.pending is None:
             return self.gateway._by_rest(self.req)
-        return self.gateway._answer(self.req, self.pending)
+        return self.gateway._answer(self.req, self.pending, timeout)
