@@ -2,8 +2,8 @@
 any unhedged remainder rescued at once with a MARKET order (the contract leg reduce-only).
 
 Runs off the engine thread: `submit` hands both legs to the leg pool immediately (so they leave
-together) — or, over the WebSocket API, writes both itself, back to back — and the rest — waiting, polling, cancelling, rescuing — runs on one execution thread,
-which reports a `PairResult` through a callback. The engine never blocks on the network.
+together; over the WebSocket API it writes both itself, back to back) and the rest — waiting,
+polling, cancelling, rescuing — runs on one execution thread, which reports a `PairResult` through a callback. The engine never blocks on the network.
 
 Never a blind retry: a POST whose answer is lost is UNKNOWN and is resolved by querying its client
 order id; only the exchange saying "no such order" (several times) makes it NOT_PLACED.
@@ -162,9 +162,9 @@ class PairExecutor:
         self.busy.set()
         spot, perp = TrackedOrder(spec.spot), TrackedOrder(spec.perp)
         if self._writes_direct(spec):
-            sent = (self.gw[SPOT].send_order(spec.spot), self.gw[COINM].send_order(spec.perp))
             spot.apply(SUBMITTED)
             perp.apply(SUBMITTED)
+            sent = (self.gw[SPOT].send_order(spec.spot), self.gw[COINM].send_order(spec.perp))
             self.orders_sent += 2
             self.worker.submit(self._complete, spec, spot, perp,
                                lambda: (self._answered(spot, sent[0]),
@@ -192,16 +192,15 @@ class PairExecutor:
         When the user stream reports the leg final before its answer comes (a lost or late
         answer), the leg is read by client id at once instead: a lone fill is rescued the
         moment it is known, not when (or whether) the answer arrives."""
-        late = getattr(self.updates, "answer_late", None)
-        if late is not None and late(order.request.client_order_id, sent.pending, sent.timeout):
+        late = self.updates.answer_late(order.request.client_order_id, sent.pending,
+                                        sent.timeout)
+        if late:
             order.apply(UNKNOWN, error="answer late: the user stream reported the order first")
             log.warning("[ORDER] %s final on the user stream before its answer: reading it",
                         order.request.client_order_id)
             self._resolve(order)
-        else:
-            self._outcome(order, lambda: sent.result(0.0 if late is not None and sent.pending
-                                                     is not None and not sent.pending.done.is_set()
-                                                     else None))
+        else:   # False: the answer is in, or the wait for it is over (no second wait)
+            self._outcome(order, lambda: sent.result(None if late is None else 0.0))
         return sent.sent_ns or self.clock.now_ns()
 
     def recover(self, spec: PairSpec, extra: list[OrderRequest]) -> None:

@@ -25,6 +25,9 @@ class PolledUpdates:
         self.clock.sleep(self.poll_s)
         return [o for o in orders if not o.final]
 
+    def answer_late(self, client_id: str, pending, timeout: float) -> bool | None:
+        return None                            # nothing pushed: the caller waits for the answer
+
 
 class PushedUpdates:
     HEALTH_CHECK_S = 0.25      # a stream that dies while the monitor waits is noticed this fast
@@ -35,13 +38,14 @@ class PushedUpdates:
         self._seen: dict[str, int] = {}        # events per client id already acted on
         self.pushed = self.polled = 0          # reads caused by an event / by a poll
 
-    def answer_late(self, client_id: str, pending, timeout: float) -> bool:
+    def answer_late(self, client_id: str, pending, timeout: float) -> bool | None:
         """For a leg written over the WebSocket API: True when its user stream reported it final
         and the answer has not come (the answer lost or late): the executor reads the order
         instead, so a lone fill is rescued the moment it is known. False when the answer came
-        (or `timeout` passed first)."""
+        or `timeout` passed first (waited: the answer is not waited for again). None: nothing
+        was written to wait for."""
         if pending is None:
-            return False
+            return None
         if not self.hub.live():                # no pushed news to act on: wait for the answer
             pending.done.wait(timeout)
             return False
