@@ -138,11 +138,14 @@ def _lane_answers(bot) -> dict[str, str]:
         return {}
     c = lanes.counts()
     return {
-        "wsapi_lost": f"{bot.executor.unknown_resolved} unknown outcomes resolved (all causes)",
-        "wsapi_late": f"{bot.executor.unknown_resolved} unknown outcomes resolved (all causes)",
+        "wsapi_lost": f"{bot.executor.updates.overtaken}"
+                      f" answers overtaken by the stream, {bot.executor.unknown_resolved} unknown "
+                      f"outcomes resolved (all causes)",
+        "wsapi_late": f"{bot.executor.updates.overtaken} answers overtaken by the stream (all causes)",
         "uds_drop": f"{c['gaps']} stream gaps reconciled by REST",
         "listenkey_expired": f"{c['listenkey_renewals']} listenKey renewals",
-        "event_lost": f"{bot.executor.updates.pushed} reads on events, deadline cancels",
+        "event_lost": f"{bot.executor.updates.pushed} reads on events; a lost one: the answer, "
+                      f"the deadline or a REST sweep",
     }
 
 

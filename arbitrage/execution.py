@@ -164,7 +164,11 @@ class PairExecutor:
         if self._writes_direct(spec):
             spot.apply(SUBMITTED)
             perp.apply(SUBMITTED)
-            sent = (self.gw[SPOT].send_order(spec.spot), self.gw[COINM].send_order(spec.perp))
+            # both built and signed first, then written back to back: nothing between the frames
+            sent = (self.gw[SPOT].prepare_order(spec.spot),
+                    self.gw[COINM].prepare_order(spec.perp))
+            sent[0].write()
+            sent[1].write()
             self.orders_sent += 2
             self.worker.submit(self._complete, spec, spot, perp,
                                lambda: (self._answered(spot, sent[0]),

@@ -37,6 +37,7 @@ class PushedUpdates:
         self.hub, self.clock, self.poll_s = hub, clock, poll_s
         self._seen: dict[str, int] = {}        # events per client id already acted on
         self.pushed = self.polled = 0          # reads caused by an event / by a poll
+        self.overtaken = 0                     # answers the stream overtook (read by client id)
 
     def answer_late(self, client_id: str, pending, timeout: float) -> bool | None:
         """For a leg written over the WebSocket API: True when its user stream reported it final
@@ -50,7 +51,9 @@ class PushedUpdates:
             pending.done.wait(timeout)
             return False
         pending.notify = self.hub.poke
-        return self.hub.answer_late(client_id, pending.done.is_set, self.ANSWER_GRACE_S, timeout)
+        late = self.hub.answer_late(client_id, pending.done.is_set, self.ANSWER_GRACE_S, timeout)
+        self.overtaken += late
+        return late
 
     def next(self, orders: list[TrackedOrder], deadline: float) -> list[TrackedOrder]:
         waiting = [o for o in orders if not o.final]

@@ -1,6 +1,7 @@
 """The bot's own entries on each order transport (ORDER_TRANSPORT=rest vs ws), for the bench.
 
-`measure(transport, seconds)` runs the real bot in-process against a local exchange with
+`measure(transport, seconds)` runs the real bot in-process against a local exchange (its own
+process) with
 thresholds that trade often and returns, per entry leg, the time from the market event that
 decided the entry to the leg being handed to its lane (REST: the leg thread calls the client;
 ws: the engine thread hands the frame to the socket), and the skew between the two legs.
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from app.main import connect
 from arbitrage.config import load_settings
-from arbitrage.sim import LocalExchange
 from arbitrage.venues import VenueUrls
+from bench.latency import start_exchange
 
 FLAGS = ("--enter-bps", "0.5", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-usd", "100",
          "--max-q-btc-frontier", "0.05", "--reopen-cooldown-sec", "0.3", "--max-hold-sec", "2",
@@ -39,20 +40,24 @@ class Entries:
 
 
 def measure(transport: str, seconds: float = 30.0, seed: int = 15) -> Entries:
-    ex = LocalExchange(source="synthetic", seed=seed).start()
+    # the exchange in its own process (as bench/latency.py): in this one it would take the
+    # interpreter from the bot whenever a send releases it, and the skew would measure the sim
+    proc, info = start_exchange(seed)
     work = Path(tempfile.mkdtemp(prefix="bench-transport-"))
     try:
-        env = {"SPOT_KEY": ex.api_key, "SPOT_SECRET": ex.api_secret,
-               "DAPI_KEY": ex.api_key, "DAPI_SECRET": ex.api_secret}
-        settings = load_settings(["--venue", "sim", "--sim-url", ex.rest_url, *FLAGS,
+        env = {"SPOT_KEY": info["api_key"], "SPOT_SECRET": info["api_secret"],
+               "DAPI_KEY": info["api_key"], "DAPI_SECRET": info["api_secret"]}
+        settings = load_settings(["--venue", "sim", "--sim-url", info["rest"], *FLAGS,
                                   "--order-transport", transport,
                                   "--trades-log", str(work / "trades_log.csv"),
                                   "--state-path", str(work / "state.json")], env, dotenv_path=None)
         stop = threading.Event()
-        bot = connect(settings, VenueUrls(ex.rest_url, ex.ws_url, ex.rest_url, ex.ws_url), stop)
+        urls = VenueUrls(info["rest"], info["ws"], info["rest"], info["ws"])
+        bot = connect(settings, urls, stop)
         stats = bot.run(stop, seconds)
     finally:
-        ex.stop()
+        proc.terminate()
+        proc.wait(timeout=30)
     legs, skew = [], []
     for _, trigger, spot_ns, perp_ns in stats.entry_latency:
         legs += [(spot_ns - trigger) / 1e6, (perp_ns - trigger) / 1e6]

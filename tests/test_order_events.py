@@ -83,12 +83,25 @@ def test_forced_executions_are_logged_as_they_are_pushed(caplog):
     assert hub.forced == 2 and "ADL" in caplog.text
 
 
+class _Conn:
+    connected, timeout = False, 1.0
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def write(self, pending):
+        raise self.error
+
+
 class _Ws:
     def __init__(self, error: Exception) -> None:
-        self.error, self.conn = error, type("C", (), {"connected": False, "timeout": 1.0})()
+        self.error, self.conn = error, _Conn(error)
 
     def place_send(self, req):
         raise self.error
+
+    def place_prepare(self, req):
+        return "a signed frame"
 
 
 class _Rest:

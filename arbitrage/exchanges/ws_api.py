@@ -93,7 +93,7 @@ class NotConnected(Retryable):
 
 
 class _Pending:
-    __slots__ = ("done", "answer", "method", "req_id", "sent_ns", "notify")
+    __slots__ = ("done", "answer", "method", "req_id", "sent_ns", "notify", "text")
 
     def __init__(self, method: str = "", req_id: int = 0) -> None:
         self.done = threading.Event()
@@ -101,6 +101,7 @@ class _Pending:
         self.method, self.req_id = method, req_id
         self.sent_ns = 0                       # when it was handed to the socket
         self.notify: Callable[[], None] | None = None   # also told when it is done
+        self.text = ""                         # the request frame, built and signed
 
     def finish(self, answer: dict[str, Any] | None) -> None:
         self.answer = answer
@@ -197,6 +198,12 @@ class WsApiConnection:
              key_only: bool = False) -> _Pending:
         """Build, sign and write one request on this thread; `wait` for its answer later (so two
         orders can leave back to back from one thread). NotConnected: not written."""
+        return self.write(self.prepare(method, params, signed, key_only))
+
+    def prepare(self, method: str, params: dict[str, Any] | None = None, signed: bool = True,
+                key_only: bool = False) -> _Pending:
+        """Build and sign a request (nothing written yet): two orders prepared first are then
+        written back to back, with no signing between them."""
         self.http.check_not_blocked("WS", method)
         params = dict(params or {})
         if signed or key_only:
@@ -208,24 +215,29 @@ class WsApiConnection:
             params["recvWindow"] = self.http.recv_window
             params["signature"] = ws_signature(self._api_secret, params)
         req_id = next(self._ids)
-        text = json.dumps({"id": req_id, "method": method, "params": params},
-                          separators=(",", ":"))
         pending = _Pending(method, req_id)
+        pending.text = json.dumps({"id": req_id, "method": method, "params": params},
+                                  separators=(",", ":"))
+        return pending
+
+    def write(self, pending: _Pending) -> _Pending:
+        """Write a prepared request on this thread. NotConnected: not written; UnknownOutcome:
+        the write failed part-way (it may have reached the server)."""
         with self._lock:
             ws = self._ws
             if ws is None or not self._up.is_set():
                 raise NotConnected(f"not sent: {self._where} not connected", method="WS",
-                                   path=method)
-            self._pending[req_id] = pending
+                                   path=pending.method)
+            self._pending[pending.req_id] = pending
         try:
             self.last_send_ns = pending.sent_ns = time.time_ns()
-            ws.send(text)                     # on this thread; websocket-client locks the frame
+            ws.send(pending.text)             # on this thread; websocket-client locks the frame
         except Exception as exc:
             # a partial write may have reached the server: the outcome is open
             with self._lock:
-                self._pending.pop(req_id, None)
+                self._pending.pop(pending.req_id, None)
             raise UnknownOutcome(f"send failed: {network_cause(exc)}", method="WS",
-                                 path=method) from None
+                                 path=pending.method) from None
         return pending
 
     def wait(self, pending: _Pending, timeout: float | None = None) -> Any:

@@ -38,8 +38,12 @@ class WsApiOrders:
     def place_send(self, req: OrderRequest):
         """`order.place` written now, answered later (`place_wait`): two orders can leave back to
         back from one thread. NotConnected: not written."""
-        return self.conn.send("order.place", dict(order_params(req, self.MARKET,
-                                                              self.ORDER_RESP_TYPE)))
+        return self.conn.write(self.place_prepare(req))
+
+    def place_prepare(self, req: OrderRequest):
+        """`order.place` built and signed, for `conn.write` later."""
+        return self.conn.prepare("order.place", dict(order_params(req, self.MARKET,
+                                                                 self.ORDER_RESP_TYPE)))
 
     def place_wait(self, req: OrderRequest, pending, timeout: float | None = None) -> OrderState:
         """The answer to `place_send`, as `place` returns it (ClockSkew is raised: the order was

@@ -47,14 +47,15 @@ class WsGateway:
         """Write `req` now, on this thread (the engine's: no hand-off before the socket); the
         answer is read by `SentOrder.result()` on another. Nothing here raises: an error is
         raised by `result()`, where the executor handles every outcome."""
+        return self.prepare_order(req).write()
+
+    def prepare_order(self, req: OrderRequest) -> "SentOrder":
+        """Build and sign `req`; `SentOrder.write()` puts it on the wire (two legs prepared
+        first leave back to back)."""
         try:
-            pending = self.ws.place_send(req)
-        except NotConnected:
-            return SentOrder(self, req, None, None)          # result() sends it by REST
+            return SentOrder(self, req, self.ws.place_prepare(req), None)
         except Exception as exc:                             # noqa: BLE001 - raised by result()
             return SentOrder(self, req, None, exc)
-        self.sent_ws += 1
-        return SentOrder(self, req, pending, None)
 
     def _answer(self, req: OrderRequest, pending, timeout: float | None = None) -> OrderState:
         try:
@@ -96,6 +97,20 @@ class SentOrder:
 
     def __init__(self, gateway: WsGateway, req: OrderRequest, pending, error) -> None:
         self.gateway, self.req, self.pending, self.error = gateway, req, pending, error
+
+    def write(self) -> "SentOrder":
+        if self.pending is None or self.error is not None:
+            return self
+        try:
+            self.gateway.ws.conn.write(self.pending)
+        except NotConnected:
+            self.pending = None                              # result() sends it by REST
+        except Exception as exc:                             # noqa: BLE001 - raised by result()
+            self.pending, self.error = None, exc
+            return self
+        else:
+            self.gateway.sent_ws += 1
+        return self
 
     @property
     def sent_ns(self) -> int:
