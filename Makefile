@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 RUN_SECONDS ?= 60
 
 CHAOS_MINUTES ?= 10
+CHAOS_TRANSPORT ?= rest
 
 .PHONY: demo demo-scalp test chaos bench check-captures .captures-present clean
 
@@ -43,7 +44,7 @@ test: $(VENV)/.installed-dev
 
 # The bot against a local exchange injecting every fault at random; a table and exit code at the end.
 chaos: $(BIN)/.installed
-	$(BIN)/python -m app.chaos --minutes $(CHAOS_MINUTES)
+	$(BIN)/python -m app.chaos --minutes $(CHAOS_MINUTES) --order-transport $(CHAOS_TRANSPORT)
 
 # Speed figures (not tests): replay throughput vs json.loads, per-event costs, event-to-order
 # latency, start-up, peak RSS of the demo. One table, under two minutes.

@@ -207,6 +207,7 @@ def test_cli_problem_names_the_flag():
     ("MIN_V_USD", "NaN", "is not a finite number"),
     ("VENUE", "paper", "is not allowed"),
     ("EXECUTION_MODE", "twap", "is not allowed"),
+    ("ORDER_TRANSPORT", "fix", "is not allowed"),
     ("LOG_LEVEL", "verbose", "is not allowed"),
     ("SIM_SOURCE", "live", "is not allowed"),
     ("SIM_URL", "127.0.0.1:8080", "is not an http address"),
@@ -219,6 +220,12 @@ def test_bad_value(name, value, why):
 
 def test_allowed_values_are_listed():
     assert "one of sim, testnet, live" in one_problem(["--venue", "paper"])
+    assert "one of ws, rest" in one_problem(["--order-transport", "udp"])
+
+
+def test_order_transport_is_rest_unless_asked_for_ws():
+    assert load().order_transport == "rest"
+    assert load(["--order-transport", "WS"]).order_transport == "ws"
 
 
 def test_case_insensitive_choices():
