@@ -15,6 +15,7 @@ import logging
 
 import orjson
 
+from arbitrage.exchanges.depth_wire import decode_depth
 from arbitrage.models import BookTicker, DepthDiff, DepthSnapshot, Level, MarkPrice
 
 log = logging.getLogger("arbitrage.streams")
@@ -90,6 +91,9 @@ def _mark(d: dict, recv_ns: int) -> MarkPrice:
 def parse_message(raw: str | bytes, recv_ns: int) -> DepthDiff | MarkPrice | BookTicker | None:
     """One raw stream message -> a domain event, or None for messages the bot does not use
     (trades, subscription replies, partial-depth snapshots, server notices)."""
+    diff = decode_depth(raw, recv_ns)      # nearly every message: decoded in C (depth_wire.py)
+    if diff is not None:
+        return diff
     try:
         msg = orjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:  # orjson.JSONDecodeError is a ValueError
