@@ -4,7 +4,9 @@ played in simulated time, and the bot's streams delivered to its queue after the
 A `Timeline` yields market steps in time order; the exchange applies each one at its time (its
 books move, resting orders match, funding settles), and every stream event the exchange publishes
 for the bot's subscriptions is delivered `feed` ns later as the raw combined-stream message, which
-the bot parses with its own code.
+the bot parses with its own code: a replayed message exactly as it was recorded (its stream name
+is the recording's, e.g. `@depth@0ms`, which the bot does not read), anything the exchange makes
+itself (marks, synthetic diffs) serialised as its WebSocket server would.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import orjson
 
 from arbitrage.capture import iter_capture
 from arbitrage.sim.market import DEPTH, MARK, TICKER, Market
-from arbitrage.sim.replay import ReplaySource
+from arbitrage.sim.replay import Recorded, ReplaySource
 from arbitrage.sim.synthetic import TICK_SEC, SyntheticSource
 
 Step = tuple[int, Callable[[], None]]      # (time ns, what the exchange does then)
@@ -66,9 +68,12 @@ class Feed:
         name = self.names.get((symbol, channel))
         if name is None:
             return
-        raw = b'{"stream":"%s","data":%s}' % (name[0].encode(), orjson.dumps(payload))
+        if type(payload) is Recorded:     # a recorded message, published unchanged: as received
+            raw = payload.wire
+        else:
+            raw = (b'{"stream":"%s","data":%s}' % (name[0].encode(), orjson.dumps(payload))).decode()
         if self.draw_ns is None:
-            self.pending.append((self.now_ns() + self.feed_ns, name[1], raw.decode()))
+            self.pending.append((self.now_ns() + self.feed_ns, name[1], raw))
         else:
             self._last_at = max(self._last_at, self.now_ns() + self.draw_ns())
-            self.pending.append((self._last_at, name[1], raw.decode()))
+            self.pending.append((self._last_at, name[1], raw))

@@ -78,8 +78,14 @@ class SimBook:
 
     def apply_recorded(self, event: dict) -> None:
         """Apply a recorded depthUpdate as is (replay: the ids are the recording's)."""
-        _merge(self.bids, {float(p): float(q) for p, q in event.get("b", ())})
-        _merge(self.asks, {float(p): float(q) for p, q in event.get("a", ())})
+        # each level straight into the book (this runs for every diff of a replay or backtest)
+        for side, rows in ((self.bids, event.get("b", ())), (self.asks, event.get("a", ()))):
+            for p, q in rows:
+                qty = float(q)
+                if qty > 0:
+                    side[float(p)] = qty
+                else:
+                    side.pop(float(p), None)
         self.last_update_id = int(event["u"])
         self.last_event_ms = int(event.get("E", self.last_event_ms))
         self.last_trans_ms = int(event.get("T", self.last_event_ms))

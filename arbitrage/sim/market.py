@@ -189,6 +189,8 @@ class Market:
         return True
 
     def _is_silenced(self, symbol: str) -> bool:
+        if not self._silence_until:       # the usual case, on every event: no clock read
+            return False
         now = time.monotonic()
         return any(self._silence_until.get(key, 0.0) > now for key in (None, symbol))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import heapq
 import io
+import re
 
 import orjson
 import logging
@@ -50,7 +51,15 @@ class Record:
     ns: int
     kind: str           # DEPTH, TICKER, TRADE, MARK or SNAPSHOT
     symbol: str
-    payload: dict
+    payload: dict       # a stream message's `data`: a Recorded dict (its wire text kept)
+
+
+class Recorded(dict):
+    """A recorded stream message's `data`, carrying the message as it was received (`wire`, the
+    combined-stream envelope): an in-process consumer (the backtest's feed) hands that text to the
+    bot as is, instead of serialising the dict again for the bot to parse again."""
+    __slots__ = ("wire",)
+    wire: str
 
 
 def _open(path: Path) -> IO[str]:
@@ -70,9 +79,10 @@ def read_records(path: str | Path, warn: bool = True,
     last_symbol = ""
     pending: list[tuple[int, dict]] = []       # snapshots whose symbol is not known yet (spot)
     bad = 0
+    skip = re.compile("|".join(re.escape(name) for name in skip_streams)) if skip_streams else None
     with _open(path) as fh:
         for lineno, line in enumerate(fh, 1):
-            if skip_streams and any(name in line[:90] for name in skip_streams):
+            if skip is not None and skip.search(line, 0, 90):
                 continue
             try:
                 head, _, body = line.strip().partition(" ")
@@ -106,7 +116,9 @@ def read_records(path: str | Path, warn: bool = True,
                 for snap_ns, snap in pending:   # a spot snapshot names no symbol: the file's does
                     yield Record(snap_ns, SNAPSHOT, last_symbol, snap)
                 pending.clear()
-            yield Record(ns, kind, data["s"], data)
+            payload = Recorded(data)        # a C copy; an __init__ would cost more than it
+            payload.wire = body
+            yield Record(ns, kind, data["s"], payload)
 
 
 class ReplaySource:
@@ -293,8 +305,11 @@ class ReplaySource:
         now = self.exchange_ms // 1000 * 1000
         with market.lock:
             for sym, book in market.books.items():
+                # (a mid is a scan of the whole book: only the ones needed)
+                if book.spec.is_spot or sym in self.recorded_marks:
+                    continue
                 mid = book.mid()
-                if book.spec.is_spot or mid is None or sym in self.recorded_marks:
+                if mid is None:
                     continue
                 spot = market.books.get(SPOT_OF.get(sym, ""))
                 index = (spot.mid() if spot else None) or mid
