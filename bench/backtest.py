@@ -25,6 +25,8 @@ class Speed:
 
 def measure(data: Path, runs: int = 3) -> Speed:
     from app.backtest import parser, run_one
+    import app.main, app.summary, arbitrage.backtest.run  # noqa: F401,E401  imported before timing:
+    # run_one imports them on first use, which the first of the runs would otherwise pay for
 
     paths = [data / name for name in CAPTURES]
     flags = (["--replay", ",".join(str(p) for p in paths)] if all(p.exists() for p in paths)
