@@ -17,7 +17,8 @@ import orjson
 
 from arbitrage.capture import iter_capture
 from arbitrage.sim.market import DEPTH, MARK, TICKER, Market
-from arbitrage.sim.replay import Recorded, ReplaySource
+from arbitrage.sim.recorded import Recorded
+from arbitrage.sim.replay import ReplaySource
 from arbitrage.sim.synthetic import TICK_SEC, SyntheticSource
 
 Step = tuple[int, Callable[[], None]]      # (time ns, what the exchange does then)

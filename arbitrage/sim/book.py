@@ -7,6 +7,7 @@ parsing the wire string, which give the same float for the same grid price.
 """
 from __future__ import annotations
 
+from arbitrage.sim.recorded import recorded_levels
 from arbitrage.sim.symbols import SimSymbol
 
 Changes = dict[float, float]   # price -> new absolute quantity (0 removes the level)
@@ -79,13 +80,13 @@ class SimBook:
     def apply_recorded(self, event: dict) -> None:
         """Apply a recorded depthUpdate as is (replay: the ids are the recording's)."""
         # each level straight into the book (this runs for every diff of a replay or backtest)
-        for side, rows in ((self.bids, event.get("b", ())), (self.asks, event.get("a", ()))):
-            for p, q in rows:
-                qty = float(q)
+        bids, asks = recorded_levels(event)
+        for side, rows in ((self.bids, bids), (self.asks, asks)):
+            for price, qty in rows:
                 if qty > 0:
-                    side[float(p)] = qty
+                    side[price] = qty
                 else:
-                    side.pop(float(p), None)
+                    side.pop(price, None)
         self.last_update_id = int(event["u"])
         self.last_event_ms = int(event.get("E", self.last_event_ms))
         self.last_trans_ms = int(event.get("T", self.last_event_ms))

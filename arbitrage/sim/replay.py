@@ -32,6 +32,7 @@ from typing import IO, Iterator, Sequence
 
 from arbitrage.sim.book import SimBook
 from arbitrage.sim.market import DEPTH, MARK, TICKER, TRADE, Market
+from arbitrage.sim.recorded import Recorded
 from arbitrage.sim.marks import MarkState, funding_rate, next_funding_ms
 from arbitrage.sim.symbols import SPOT_OF, SYMBOLS
 
@@ -52,14 +53,6 @@ class Record:
     kind: str           # DEPTH, TICKER, TRADE, MARK or SNAPSHOT
     symbol: str
     payload: dict       # a stream message's `data`: a Recorded dict (its wire text kept)
-
-
-class Recorded(dict):
-    """A recorded stream message's `data`, carrying the message as it was received (`wire`, the
-    combined-stream envelope): an in-process consumer (the backtest's feed) hands that text to the
-    bot as is, instead of serialising the dict again for the bot to parse again."""
-    __slots__ = ("wire",)
-    wire: str
 
 
 def _open(path: Path) -> IO[str]:
