@@ -1,8 +1,9 @@
 """Parse one raw market-stream message (spot or COIN-M) into a domain event.
 
-This runs on the WebSocket threads for every message, so it stays lean: one `orjson.loads` (about
-half the time of `json.loads` on these messages, bench/), direct key access, no helper calls per
-field, and no objects beyond the result. Shapes follow binance-reference §1.2 (combined
+This runs on the WebSocket threads for every message, so it stays lean: a depthUpdate (nearly every
+message) is decoded by msgspec straight into float levels (depth_wire.py); the rest takes one
+`orjson.loads` (about half the time of `json.loads` on these messages, bench/), direct key access,
+no helper calls per field, and no objects beyond the result. Shapes follow binance-reference §1.2 (combined
 envelope), §5.1/§5.3 (depthUpdate), §5.6 (bookTicker) and §6.2 (markPriceUpdate).
 
 A message that is not valid JSON or lacks a field we need raises `StreamParseError` (one type, with
