@@ -5,10 +5,13 @@ from typing import Any
 
 from arbitrage.exchanges.accounts_wire import parse_spot_account
 from arbitrage.exchanges.binance_rest import (
-    BinanceRestClient, call, dec, filters_by_type, get_for_symbol, grid_fields, parsing,
+    BinanceRestClient, call, dec, post_order, filters_by_type, get_for_symbol, grid_fields, parsing,
 )
 from arbitrage.exchanges.orders_wire import parse_spot_order, parse_spot_trade, rows
-from arbitrage.models import SPOT, Fill, SpotAccount, SymbolRules
+from arbitrage.exchanges.spot_amend_wire import (Replaced, amend_params, cancel_replace_params,
+                                                 parse_amended, parse_replaced)
+from arbitrage.exchanges.errors import UnreadableOrderAnswer
+from arbitrage.models import SPOT, Fill, OrderRequest, OrderState, SpotAccount, SymbolRules
 
 # myTrades returns 500 rows by default; one order never comes near 1000 fills at our sizes
 _TRADES_LIMIT = 1000
@@ -39,6 +42,25 @@ class SpotClient(BinanceRestClient):
         data = call(self.http, "GET", path, signed=True)
         with parsing("GET", path, data):
             return parse_spot_account(data)
+
+    def amend_keep_priority(self, symbol: str, client_order_id: str, new_qty) -> OrderState:
+        """`PUT /api/v3/order/amend/keepPriority`: lower the quantity, keeping the queue place
+        and the client id. Rejected when refused (e.g. -2038 a raise, -2011 no longer open)."""
+        path = "/api/v3/order/amend/keepPriority"
+        data = call(self.http, "PUT", path, amend_params(symbol, client_order_id, new_qty),
+                    signed=True)
+        with parsing("PUT", path, data):
+            return parse_amended(data)
+
+    def cancel_replace(self, cancel_client_id: str, req: OrderRequest) -> Replaced:
+        """`POST /api/v3/order/cancelReplace` (STOP_ON_FAILURE): cancel one order, place `req`.
+        A -2021/-2022 refusal (one leg or both failed) and an unknown outcome are raised: the
+        caller reads both orders by client id (never sends it again)."""
+        path = "/api/v3/order/cancelReplace"
+        data = post_order(self.http, path,
+                          cancel_replace_params(cancel_client_id, req, self.ORDER_RESP_TYPE))
+        with parsing("POST", path, data, UnreadableOrderAnswer):
+            return parse_replaced(data)
 
     def fills(self, symbol: str, order_id: int) -> list[Fill]:
         """The executions of one order (the execution layer's name for my_trades)."""

@@ -5,9 +5,12 @@ from typing import Any
 
 from arbitrage.exchanges.accounts_wire import parse_spot_account
 from arbitrage.exchanges.binance_rest import parsing
+from arbitrage.exchanges.errors import UnreadableOrderAnswer
 from arbitrage.exchanges.orders_wire import parse_spot_order
+from arbitrage.exchanges.spot_amend_wire import (Replaced, amend_params, cancel_replace_params,
+                                                 parse_amended, parse_replaced)
 from arbitrage.exchanges.ws_api_orders import WsApiOrders
-from arbitrage.models import SPOT, SpotAccount
+from arbitrage.models import SPOT, OrderRequest, OrderState, SpotAccount
 
 PATH = "/ws-api/v3"
 TIME_PATH = "/api/v3/time"
@@ -17,6 +20,21 @@ class SpotWsApi(WsApiOrders):
     MARKET = SPOT
     ORDER_RESP_TYPE = "FULL"      # as REST: a taker leg's fills come with the answer
     parse_order = staticmethod(parse_spot_order)
+
+    def amend_keep_priority(self, symbol: str, client_order_id: str, new_qty) -> OrderState:
+        """`order.amend.keepPriority` (§4.5): lower the quantity, keeping the place and the id."""
+        data = self.conn.call("order.amend.keepPriority",
+                              dict(amend_params(symbol, client_order_id, new_qty)))
+        with parsing("WS", "order.amend.keepPriority", data):
+            return parse_amended(data)
+
+    def cancel_replace(self, cancel_client_id: str, req: OrderRequest) -> Replaced:
+        """`order.cancelReplace` (§4.4, STOP_ON_FAILURE); an unanswered one is UnknownOutcome."""
+        data = self.conn.call("order.cancelReplace",
+                              dict(cancel_replace_params(cancel_client_id, req,
+                                                         self.ORDER_RESP_TYPE)))
+        with parsing("WS", "order.cancelReplace", data, UnreadableOrderAnswer):
+            return parse_replaced(data)
 
     def account(self) -> SpotAccount:
         """`account.status` (weight 20): balances, commission rates, canTrade."""

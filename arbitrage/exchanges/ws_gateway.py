@@ -84,6 +84,21 @@ class WsGateway:
         except NotConnected:
             return self.rest.cancel_order(symbol, client_order_id)
 
+    def amend_keep_priority(self, symbol: str, client_order_id: str, new_qty) -> OrderState:
+        """Spot only. By REST when the WebSocket API is down (never written: safe)."""
+        try:
+            return self.ws.amend_keep_priority(symbol, client_order_id, new_qty)
+        except NotConnected:
+            return self.rest.amend_keep_priority(symbol, client_order_id, new_qty)
+
+    def cancel_replace(self, cancel_client_id: str, req: OrderRequest):
+        """Spot only. By REST only when it was never written (NotConnected)."""
+        try:
+            return self.ws.cancel_replace(cancel_client_id, req)
+        except NotConnected:
+            self.sent_rest += 1
+            return self.rest.cancel_replace(cancel_client_id, req)
+
     def fills(self, symbol: str, order_id: int) -> list[Fill]:
         return self.rest.fills(symbol, order_id)
 
