@@ -81,6 +81,9 @@ class Accounting:
         main = [o for o in (result.spot, result.perp)]
         if spec.kind == "exit":
             main += result.rescues                # remainders: same sides as the exit legs
+        else:
+            # a chase's later orders (`-e<n>`: replacements, hedges) belong to its open row
+            main += [o for o in result.rescues if _step(o) == "e"]
         spot, perp = self._fills(result, main)
         if spot or perp:
             event = "close" if spec.kind == "exit" else "open"
@@ -90,6 +93,8 @@ class Accounting:
             self._write(row, counted)
         if spec.kind == "entry":
             for rescue in result.rescues:
+                if _step(rescue) == "e":
+                    continue
                 s, p = self._fills(result, [rescue])
                 if s or p:
                     side = ("SELL" if rescue.request.side == "SELL" else "BUY") + \
@@ -235,3 +240,8 @@ def _label(direction: str, closing: bool) -> str:
 def _ts(items: list[OrderFills]) -> int:
     """A row's time: its latest execution (exchange time)."""
     return max((f.time_ms for item in items for f in item.fills), default=0)
+
+
+def _step(order) -> str:
+    """The step letter of `<trade>-<leg>-<step><n>` (e: entry, r: rescue, x: exit)."""
+    return order.request.client_order_id.rsplit("-", 1)[-1][:1]

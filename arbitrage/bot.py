@@ -31,6 +31,7 @@ from arbitrage.queueing import Empty, EventQueue
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier
 from decimal import Decimal
 
+from arbitrage.chase_executor import make_chase
 from arbitrage.execution import PairExecutor, PairSpec
 from arbitrage.pair_watch import PushedUpdates
 from arbitrage.paper import PaperDesk
@@ -145,6 +146,8 @@ class Bot:
                                      if lanes else None, direct=lanes is not None)
         self.trader = Trader(settings, spot_rules, perp_rules, self.executor, fees,
                              self._request_account, accounting, store, clock=clock)
+        if settings.execution_mode == "chase" and not settings.dry_run:
+            self.trader.chase = make_chase(self.executor, settings)
         if lanes is not None:
             lanes.to_engine = self._put
             self.trader.entry_gates.append(lanes.hub.entry_block)

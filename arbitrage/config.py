@@ -209,8 +209,8 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("max_q_btc_frontier", None, _number(Decimal, "0.5", low=0),
           "old name of MAX_Q_BASE_FRONTIER (default: its value)"),
     _d("v_usd", "10000", "fixed-notional size, USD", low=0, above=True),
-    _Spec("execution_mode", "taker", _choice("taker", "maker"), "taker | maker"),
-    _f("chase_interval_ms", 200, "chase (issue 15, not wired yet): least time between two requests "
+    _Spec("execution_mode", "taker", _choice("taker", "maker", "chase"), "taker | maker | chase"),
+    _f("chase_interval_ms", 200, "chase: least time between two requests "
        "following the touch", **POSITIVE_MS),
     _d("chase_max_slip_bps", "5", "chase: how far the price may follow the touch from where the "
        "chase started, bps", low=0),

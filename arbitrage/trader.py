@@ -24,7 +24,10 @@ from arbitrage.strategy.engine import (ENTERING, ENTRY_FLAT, ENTRY_HEDGED, ENTRY
                                        EXIT_SENT, EXITING, FLAT, HALT, HALTED, HEDGED, Trade,
                                        transition)
 from arbitrage.strategy.carry import FundingState
-from arbitrage.strategy.entry import EntryParams, EntryPlan, FeeRates, Rejection, plan_entry
+from arbitrage.strategy.chase_rule import entry_rule_holds
+from arbitrage.strategy.emergency import emergency_unwind
+from arbitrage.strategy.entry import (CHASE, EntryParams, EntryPlan, FeeRates, Rejection,
+                                      plan_entry, price_on_tick)
 from arbitrage.strategy.frontier import BUY_SPOT
 from arbitrage.strategy.risk import (AccountLimits, AccountView, account_blocks, funding_notice,
                                      persistence_blocks)
@@ -87,6 +90,7 @@ class Trader:
         self.limits = dataclasses.replace(limits, margin_buffer=self.strategy.margin_buffer)
         self.funding_settled: tuple = ()         # the last settlements, fetched off this thread
         self._market = None                      # the market of the last evaluation (timer exits)
+        self._last_eval = None
         self._view_cache: tuple | None = None
         self._funding_cache: tuple | None = None
         self.state = FLAT
@@ -119,10 +123,14 @@ class Trader:
         # local time the pair in flight started (its executions are booked with its result, not
         # by a sweep); 0 after a restart recovers one: its start is unknown, every execution waits
         self.pair_started_ms = 0
+        self.chase = None        # EXECUTION_MODE=chase: the chase executor (chase_executor.py)
 
     # -- events -----------------------------------------------------------------------------
     def on_evaluation(self, evaluation, market, now_ms: int) -> None:
+        self._last_eval = evaluation
         self._market = market
+        if self.chase is not None and self.state == ENTERING:
+            self._publish_chase(evaluation, market)
         if self.state == FLAT and not evaluation.blocks and self.paused is None:
             self._maybe_enter(evaluation, market, now_ms)
         elif self.state == HEDGED and self.trade is not None:
@@ -147,7 +155,30 @@ class Trader:
         self._funding_cache = (mark, self.funding_settled, state)
         return state
 
+    def _publish_chase(self, ev, market) -> None:
+        """The touch and the entry rule, for the chase resting on the execution thread."""
+        from arbitrage.chase_executor import ChaseMarket
+        spot, perp = market.spot.book, market.perp.book
+        sb, sa, pb, pa = spot.best_bid(), spot.best_ask(), perp.best_bid(), perp.best_ask()
+        if not (sb and sa and pb and pa):
+            return
+        mark = market.mark
+        tick, ptick = self.spot_rules.tick_size, self.perp_rules.tick_size
+        self.chase.feed.publish(ChaseMarket(
+            price_on_tick(sb[0], tick, BUY), price_on_tick(sa[0], tick, SELL),
+            price_on_tick(pb[0], ptick, BUY), price_on_tick(pa[0], ptick, SELL),
+            entry_rule_holds(self.strategy.name, ev.spread_bps,
+                             mark.funding_rate if mark else None, self.s.enter_bps)))
+
     def _maybe_exit(self, ev, market, now_ms: int, spread: float | None = None) -> None:
+        t = self.trade
+        unwind = emergency_unwind(ev.spread_bps if ev is not None else spread, t.direction,
+                                  self.s.emergency_unwind_bps)
+        if unwind is not None:
+            log.warning("[EXIT] %s %s", t.trade_id, unwind)
+            self.start_exit("emergency unwind", ev.spread_bps if ev is not None else spread,
+                            now_ms)
+            return
         call = self.strategy.exit_decision(ev, self.trade, self.funding_state(market),
                                            self._view(market, now_ms), now_ms)
         if call is None:
@@ -447,6 +478,9 @@ class Trader:
         reserved and saved while FLAT, so a restart after a crash in between finds the legs by
         their client ids (reconcile.reserved_entry)."""
         trade_id = self.next_trade_id
+        if plan.execution_mode == CHASE and self.chase is not None and not self.s.dry_run:
+            self._start_chase(plan, spread, now_ms, trade_id, note)
+            return
         maker = plan.execution_mode == "maker"
         spot_req = OrderRequest(SPOT, self.spot_rules.symbol, plan.spot_side,
                                 "LIMIT_MAKER" if maker else "MARKET", plan.spot_qty,
@@ -475,12 +509,50 @@ class Trader:
         log.info("[ENTRY] %s %s | %s", trade_id, plan.describe(),
                  note if note is not None else f"spread {spread:+.2f} bps")
 
+    def _start_chase(self, plan: EntryPlan, spread: float, now_ms: int, trade_id: str,
+                     note: str | None) -> None:
+        """EXECUTION_MODE=chase: the spot leg rests at the touch (LIMIT_MAKER) and follows it;
+        each fill is hedged at market by the chase executor. Recorded like an entry: the
+        reserved trade id names its orders (`-s-e<n>` spot, `-p-e<n>` hedges)."""
+        book = self._market.spot.book
+        touch = book.best_bid() if plan.spot_side == BUY else book.best_ask()
+        price = price_on_tick(touch[0], self.spot_rules.tick_size, plan.spot_side)
+        spot_req = OrderRequest(SPOT, self.spot_rules.symbol, plan.spot_side, "LIMIT_MAKER",
+                                plan.spot_qty, client_id(trade_id, "s", "e", 1), price=price)
+        perp_req = OrderRequest(COINM, self.perp_rules.symbol, plan.perp_side, "MARKET",
+                                plan.contracts, client_id(trade_id, "p", "e", 1))
+        self.state = transition(self.state, ENTRY_SENT)
+        self.pair_started_ms = now_ms
+        self.pair_kind = "entry"
+        self.epoch += 1
+        self.entries += 1
+        self.entry_ids.append(trade_id)
+        del self.entry_ids[:-ENTRY_IDS_KEPT]
+        self.next_trade_id = self._fresh_trade_id(now_ms)
+        self._last_block = None
+        self.trade = Trade(trade_id, plan.direction, now_ms, spread, gross_edge_bps=plan.edge_bps,
+                           net_edge_bps=plan.net_edge_bps)
+        with self._lock:
+            self.pending = [spot_req]
+        fee = self.fees.spot_maker
+        kept = (1 - fee) if plan.spot_side == BUY and self.buy_fee_in_base else Decimal(1)
+        if self._last_eval is not None:
+            self._publish_chase(self._last_eval, self._market)
+        self.chase.submit(PairSpec(trade_id, "entry", spot_req, perp_req, price,
+                                   _px(plan.perp_vwap), self.spot_rules, self.perp_rules),
+                          plan.direction, kept)
+        log.info("[ENTRY] %s chase %s at %s | %s", trade_id, plan.describe(), price,
+                 note if note is not None else f"spread {spread:+.2f} bps")
+
     def _entry_done(self, r: PairResult, now_ms: int) -> None:
         assert self.trade is not None
+        # a chase's later orders (`-e<n>`) are its entry, not rescues
+        rescues = sum(1 for o in r.rescues if not o.request.client_order_id.rsplit("-", 1)[-1]
+                      .startswith("e"))
         t = self.trade.closed(spot_btc=r.spot_btc, spot_held=r.spot_held, contracts=r.contracts,
-                              spot_vwap=r.spot_vwap, perp_vwap=r.perp_vwap, rescues=len(r.rescues))
+                              spot_vwap=r.spot_vwap, perp_vwap=r.perp_vwap, rescues=rescues)
         self.trade = t
-        if r.rescues:
+        if rescues:
             self.rescued_entries += 1
         if r.halt_reason:
             self.halt(r.halt_reason)
@@ -489,7 +561,7 @@ class Trader:
             self.state = transition(self.state, ENTRY_HEDGED)
             log.info("[ENTRY] %s hedged: spot %s %s @ %s, %s contracts @ %s%s", t.trade_id,
                      r.spot_btc, self.spot_rules.base_asset, _p(r.spot_vwap), r.contracts, _p(r.perp_vwap),
-                     f" (after {len(r.rescues)} rescue order(s))" if r.rescues else "")
+                     f" (after {rescues} rescue order(s))" if rescues else "")
             return
         self.state = transition(self.state, ENTRY_FLAT)
         self.trade = None

@@ -38,6 +38,7 @@ from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, compute_frontier
 
 TAKER = "taker"
 MAKER = "maker"
+CHASE = "chase"      # spot rests at the touch and follows it (maker), each fill hedged at market
 FRONTIER = "frontier"
 FIXED = "fixed"
 
@@ -80,6 +81,7 @@ class FeeRates:
     def round_trip_bps(self, execution_mode: str) -> float:
         """Entry at the mode's rates plus a MARKET exit, both legs."""
         entry = (self.spot_maker + self.coinm_maker if execution_mode == MAKER
+                 else self.spot_maker + self.coinm_taker if execution_mode == CHASE
                  else self.spot_taker + self.coinm_taker)
         return float((entry + self.spot_taker + self.coinm_taker) * 10000)
 
@@ -358,7 +360,8 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
 
     # 2. contracts first, then spot rounded down
     s_dec = perp_rules.contract_size
-    spot_rate = fees.spot_maker if params.execution_mode == MAKER else fees.spot_taker
+    # a chase's spot leg is a maker order too: its commission is the maker rate
+    spot_rate = fees.spot_maker if params.execution_mode in (MAKER, CHASE) else fees.spot_taker
     grossed = buy_fee_in_base and spot_side == BUY and 0 <= spot_rate < 1
     kept = 1 - spot_rate if grossed else Decimal(1)
     # A grossed-up spot leg buys N·S/kept of value: N from V·kept keeps both legs inside the walked V,
@@ -423,7 +426,8 @@ def plan_entry(direction: str, spot_levels: Iterable[Level], perp_levels: Iterab
     edge = _edge_bps(direction, spot_vwap, perp_vwap)
     fee_bps = fees.round_trip_bps(params.execution_mode)
     return EntryPlan(
-        direction=direction, sizing=sizing, execution_mode=MAKER if not taker else TAKER,
+        direction=direction, sizing=sizing,
+        execution_mode=CHASE if params.execution_mode == CHASE else MAKER if not taker else TAKER,
         spot_side=spot_side, perp_side=perp_side, spot_qty=spot_qty, contracts=contracts,
         spot_price=spot_price, perp_price=perp_price, spot_vwap=spot_vwap, perp_vwap=perp_vwap,
         edge_bps=edge, fee_bps=fee_bps, net_edge_bps=edge - fee_bps, v_usd=v,
