@@ -8,6 +8,7 @@ RUN_SECONDS ?= 60
 
 CHAOS_MINUTES ?= 10
 CHAOS_TRANSPORT ?= rest
+CHAOS_MODE ?= taker
 
 .PHONY: demo demo-scalp test chaos bench check-captures .captures-present clean
 
@@ -44,7 +45,7 @@ test: $(VENV)/.installed-dev
 
 # The bot against a local exchange injecting every fault at random; a table and exit code at the end.
 chaos: $(BIN)/.installed
-	$(BIN)/python -m app.chaos --minutes $(CHAOS_MINUTES) --order-transport $(CHAOS_TRANSPORT)
+	$(BIN)/python -m app.chaos --minutes $(CHAOS_MINUTES) --order-transport $(CHAOS_TRANSPORT) --execution-mode $(CHAOS_MODE)
 
 # Speed figures (not tests): replay throughput vs json.loads, per-event costs, event-to-order
 # latency, start-up, peak RSS of the demo. One table, under two minutes.

@@ -53,19 +53,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--order-transport", choices=("rest", "ws"), default="rest",
                     help="ws: orders over the WebSocket API; the plan gains its faults "
                          f"({WS_FAULTS}) unless --faults is given")
+    ap.add_argument("--execution-mode", choices=("taker", "maker", "chase"), default="taker",
+                    help="chase: the spot leg rests and follows the touch, each fill hedged at "
+                         "market (the exchange's queue model on: risk_averse)")
     ap.add_argument("--log-level", default="WARNING")
     args = ap.parse_args(argv)
     if args.order_transport == "ws" and args.faults == DEFAULT_FAULTS:
         args.faults = f"{DEFAULT_FAULTS},{WS_FAULTS}"
     work = Path(tempfile.mkdtemp(prefix="chaos-"))
     ex = LocalExchange(source="synthetic", seed=args.seed,
-                       faults=f"{args.faults},seed={args.seed}").start()
+                       faults=f"{args.faults},seed={args.seed}",
+                       queue_model="risk_averse" if args.execution_mode == "chase" else "none").start()
     env = {"SPOT_KEY": ex.api_key, "SPOT_SECRET": ex.api_secret,
            "DAPI_KEY": ex.api_key, "DAPI_SECRET": ex.api_secret}
     settings = load_settings(["--venue", "sim", "--sim-url", ex.rest_url, *TRADING,
                               "--trades-log", str(work / "trades_log.csv"),
                               "--state-path", str(work / "state.json"),
                               "--order-transport", args.order_transport,
+                              "--execution-mode", args.execution_mode,
                               "--log-level", args.log_level], env, dotenv_path=None)
     setup_logging(settings.log_level, [ex.api_secret])
     stop = threading.Event()
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     runner.start()
     rss = [rss_mb()]
     began = time.monotonic()
-    print(f"chaos: {args.minutes:g} min, faults {args.faults}, work dir {work}", flush=True)
+    print(f"chaos: {args.minutes:g} min, {args.execution_mode}, faults {args.faults}, work dir {work}", flush=True)
     while runner.is_alive():
         runner.join(timeout=10)
         rss.append(rss_mb())

@@ -28,6 +28,7 @@ from arbitrage.numbers import plain
 from arbitrage.orders import REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
 from arbitrage.strategy.chase import (AMEND_QTY, GIVE_UP, REPLACE, ChaseSettings, RestingOrder,
                                       decide_chase)
+from arbitrage.race_executor import RaceRunner
 from arbitrage.strategy.hedge_fill import hedge_for_fill
 
 log = logging.getLogger("arbitrage.chase")
@@ -86,8 +87,11 @@ class _Run:
 
 class ChaseExecutor:
     def __init__(self, pairs: PairExecutor, feed: ChaseFeed, settings: ChaseSettings,
-                 pair_timeout_s: float) -> None:
+                 pair_timeout_s: float, race: bool = False) -> None:
+        """`race` (CHASE_HEDGE=race): no market hedge per fill; once the chase ends, the filled
+        spot is hedged by a race (race_executor.py)."""
         self.pairs = pairs
+        self.race = RaceRunner(pairs, feed, pair_timeout_s * CHASE_LIFE_TIMEOUTS) if race else None
         self.feed = feed
         self.settings = settings
         self.life_s = pair_timeout_s * CHASE_LIFE_TIMEOUTS
@@ -153,7 +157,14 @@ class ChaseExecutor:
         result = self._result(run, None)
         if not self.pairs._unsettled(result):
             self.pairs._account(result)
-            self.pairs._rescue(result)
+            held = self._executed(run) * run.kept
+            if self.race is not None and held > 0 and self.feed.latest() is not None:
+                self._vwaps(result)
+                self.race.run(result, run.direction, held, result.spot_vwap, len(run.hedges) + 1)
+                self.pairs._account(result)
+            if not self.pairs._unsettled(result):
+                self.pairs._rescue(result, first_attempt=1 + sum(
+                    1 for o in result.rescues if _step(o) == "r"))
         self.pairs._collect_fills(result)
         self._vwaps(result)
         return result
@@ -245,6 +256,8 @@ class ChaseExecutor:
 
     # -- hedge on fill ------------------------------------------------------------------------
     def _hedge_new_fills(self, run: _Run) -> None:
+        if self.race is not None:
+            return                       # CHASE_HEDGE=race: hedged by the race once filled
         executed = self._executed(run)
         fill = executed - run.hedged_base
         if fill <= 0:
@@ -309,4 +322,8 @@ class ChaseExecutor:
 def make_chase(pairs: PairExecutor, settings) -> ChaseExecutor:
     return ChaseExecutor(pairs, ChaseFeed(),
                          ChaseSettings(float(settings.chase_interval_ms), settings.chase_max_slip_bps),
-                         float(settings.pair_timeout_sec))
+                         float(settings.pair_timeout_sec), race=settings.chase_hedge == "race")
+
+
+def _step(order: TrackedOrder) -> str:
+    return order.request.client_order_id.rsplit("-", 1)[-1][:1]

@@ -212,6 +212,9 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("execution_mode", "taker", _choice("taker", "maker", "chase"), "taker | maker | chase"),
     _f("chase_interval_ms", 200, "chase: least time between two requests "
        "following the touch", **POSITIVE_MS),
+    _Spec("chase_hedge", "market", _choice("market", "race"),
+          "chase: market (each fill hedged at once, COIN-M MARKET) | race (once filled, a perp "
+          "order at the touch races a spot order back at no loss; an over-hedge closed at market)"),
     _d("chase_max_slip_bps", "5", "chase: how far the price may follow the touch from where the "
        "chase started, bps", low=0),
     _d("emergency_unwind_bps", "0", "a hedged position whose spread (signed by the entry) reaches "
@@ -301,6 +304,7 @@ class Settings:
     pair_timeout_sec: float
     chase_interval_ms: float
     chase_max_slip_bps: Decimal
+    chase_hedge: str
     emergency_unwind_bps: Decimal
     pair_poll_interval: float
     max_slippage_bps_spot: Decimal

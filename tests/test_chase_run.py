@@ -127,3 +127,32 @@ def test_a_failed_emergency_unwind_halts(sim):
     r.assert_exchange_agrees()
     inv = r.bot.last_invariant
     assert inv is not None and inv.ok, inv.describe()
+
+
+RACE = ("--chase-hedge", "race")
+
+
+@pytest.mark.parametrize("winner", ["hedge", "way_back", "over_hedged"])
+def test_a_race_is_won_by_either_side_and_an_over_hedge_is_closed(sim, winner):
+    """Seed 000's race after the chase fills: a perp order at the touch against a spot order
+    back at no loss. The synthetic market gives each outcome within a few trades."""
+    r = BotRun(sim, *EASY, *CHASE, *RACE)
+    race = r.bot.trader.chase.race
+    wait_for(lambda: race.outcomes[winner] >= 1 or r.trader.halt_reason, timeout=150,
+             what=f"a race won by {winner}")
+    wait_for(lambda: not r.trader.in_flight, timeout=60, what="the race's pair to finish")
+    r.close()
+    assert r.trader.halt_reason is None
+    trade_id = next(t for t, o in race.by_trade.items() if o == winner)
+    spot, perp = r.bot.spot_client, r.bot.coinm_client
+    back = spot.get_order(SPOT, f"{trade_id}-s-r1")
+    hedges = [o for o in chase_orders(r, trade_id, "p") if o.type == "LIMIT"]
+    assert back.type == "LIMIT_MAKER" and len(hedges) == 1 and hedges[0].price > 0
+    if winner == "hedge":
+        assert hedges[0].executed_qty > 0 and back.executed_qty == 0 and back.status == "CANCELED"
+    elif winner == "way_back":
+        assert back.executed_qty > 0 and hedges[0].executed_qty == 0
+    else:
+        excess = perp.get_order(PERP, f"{trade_id}-p-r1")
+        assert excess.type == "MARKET" and excess.reduce_only and excess.status == "FILLED"
+    ledger_exact(r)
