@@ -533,7 +533,9 @@ class Trader:
         self.trade = Trade(trade_id, plan.direction, now_ms, spread, gross_edge_bps=plan.edge_bps,
                            net_edge_bps=plan.net_edge_bps)
         with self._lock:
-            self.pending = [spot_req]
+            # the planned hedge names `-p-e1` for a restart's recovery (reconcile, bot._recover):
+            # the chase sends its first hedge under that id, sized by the fill, recorded first
+            self.pending = [spot_req, perp_req]
         fee = self.fees.spot_maker
         kept = (1 - fee) if plan.spot_side == BUY and self.buy_fee_in_base else Decimal(1)
         if self._last_eval is not None:

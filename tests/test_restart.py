@@ -135,3 +135,25 @@ def test_killed_with_an_exit_in_flight_recovers_it(sim, tmp_path):
     code, err = s.stop(second)
     assert code == 0 and "[HALT]" not in err
     s.check()
+
+
+@pytest.mark.parametrize("at", ["resting", "hedging"])
+def test_killed_during_a_chase_recovers_it(sim, tmp_path, at):
+    """EXECUTION_MODE=chase: killed while its spot order is on its way (nothing hedged yet), or
+    while the first fill's hedge is (each delayed at the exchange); the restart reads every order
+    of the chase by client id and completes the pair."""
+    s = Scenario(sim, tmp_path)
+    market = "spot" if at == "resting" else "coinm"
+    sim.delay_next_orders(market, 1.0 if at == "resting" else 1.5)
+    first = s.bot("--execution-mode", "chase", "--pair-timeout-sec", "20")
+    wait_for(lambda: sim.orders_received(market) >= 1, timeout=120, what=f"the chase {at}")
+    s.kill(first)
+    assert s.saved_state("ENTERING")
+    second = s.last_bot("--max-hold-sec", "2")
+    wait_for(lambda: second.saw(r"\[STATE\] entry of trade T\d+ was in flight"), timeout=60,
+             what="the recovery decision")
+    wait_for(lambda: second.saw(r"\[RECOVER\]"), timeout=60, what="the recovery")
+    wait_for(lambda: second.saw(r"\[STATUS\] FLAT"), timeout=120, what="FLAT after the recovery")
+    code, err = s.stop(second)
+    assert code == 0 and "[HALT]" not in err
+    s.check()
