@@ -33,6 +33,9 @@ def print_summary(bot, stats, out: TextIO) -> None:
     lanes = getattr(bot, "lanes", None)
     if lanes is not None:         # ORDER_TRANSPORT=ws
         lines.append("order transport ws: " + ", ".join(f"{k} {v}" for k, v in lanes.counts().items()))
+    chase = getattr(bot.trader, "chase", None)
+    if chase is not None:         # EXECUTION_MODE=chase
+        lines.append(chase.stats.describe(chase.race.outcomes if chase.race else None))
     for symbol, check in md.checks.items():
         lines.append(f"book check {symbol}: {ticker_text(check.counts)}")
     if stats.spread_min is not None:

@@ -71,6 +71,18 @@ class ChaseStats:
     naked_usd_max: Decimal = ZERO                     # largest carried part (below one contract)
     hedges_by_trade: dict = field(default_factory=dict)   # trade id -> hedge orders that filled
 
+    def describe(self, race_outcomes=None) -> str:
+        """One summary line: what the chases did and how long and how much was naked."""
+        naked = sorted(self.naked_ms)
+        text = (f"chase: {self.chases} chases, {self.given_up} given up, {self.replaces} "
+                f"cancel-replaces, {self.amends} amends, {self.hedges} hedges on fill")
+        if naked:
+            text += (f"; naked fill -> hedge {naked[len(naked) // 2]:.1f} ms median, "
+                     f"{naked[-1]:.1f} ms max; carried at most ${self.naked_usd_max:.2f}")
+        if race_outcomes:
+            text += "; races: " + ", ".join(f"{k} {v}" for k, v in sorted(race_outcomes.items()))
+        return text
+
 
 @dataclass
 class _Run:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Callable
 
 from arbitrage.accounting import Accounting
+from arbitrage.chase_executor import ChaseMarket
 from arbitrage.clock import WALL, Clock
 from arbitrage.execution import PairExecutor, PairResult, PairSpec, client_id, floor_to
 from arbitrage.models import BUY, COINM, SELL, SPOT, CoinmAccount, OrderRequest, SpotAccount, SymbolRules
@@ -157,7 +158,6 @@ class Trader:
 
     def _publish_chase(self, ev, market) -> None:
         """The touch and the entry rule, for the chase resting on the execution thread."""
-        from arbitrage.chase_executor import ChaseMarket
         spot, perp = market.spot.book, market.perp.book
         sb, sa, pb, pa = spot.best_bid(), spot.best_ask(), perp.best_bid(), perp.best_ask()
         if not (sb and sa and pb and pa):

@@ -165,6 +165,8 @@ def test_each_fill_is_hedged_in_whole_contracts_and_a_moved_touch_is_replaced():
     assert r.spot_vwap == D("60000.60000000")       # over both spot orders
     assert chase.stats.replaces == 1 and len(chase.stats.naked_ms) == 2
     assert chase.stats.naked_usd_max < 100           # the carried part: below one contract
+    assert chase.stats.describe().startswith("chase: 1 chases, 0 given up, 1 cancel-replaces, "
+                                             "0 amends, 2 hedges on fill; naked fill -> hedge")
 
 
 def test_a_chase_that_gives_up_cancels_and_sells_a_part_below_one_contract_back():
