@@ -157,8 +157,6 @@ class ChaseExecutor:
             if step is not None:
                 reason = step
                 break
-        else:
-            pass
         for o in run.spot:
             if not o.final and o.status != UNKNOWN:
                 self.pairs._cancel(o)
@@ -262,8 +260,6 @@ class ChaseExecutor:
             new.apply(UNKNOWN, error=str(exc)[:160])
             self.pairs._refresh(current)
             self.pairs._resolve(new)
-        if new.status == UNKNOWN and not current.final:
-            return None                              # still being resolved: the loop reads it
         return None
 
     # -- hedge on fill ------------------------------------------------------------------------
