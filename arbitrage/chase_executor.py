@@ -125,7 +125,7 @@ class ChaseExecutor:
         hedge_plan = TrackedOrder(spec.perp)        # replaced by the first hedge sent
         result = None
         try:
-            self.pairs.on_created([])                # the entry's record (pending: the spot leg)
+            self.pairs.on_created([])                # the entry's record (the trader's pending legs)
             self.pairs._send(first, spec.spot_px)
             result = self._chase(run)
         except Exception as exc:   # never leave the engine waiting: a bug here halts, loudly
@@ -165,7 +165,13 @@ class ChaseExecutor:
                  reason, plain(self._executed(run)), plain(run.spec.spot.quantity),
                  len(run.hedges), plain(run.carried.quantize(VWAP_DP)))
         result = self._result(run, None)
-        if not self.pairs._unsettled(result):
+        unknown = [o.request.client_order_id for o in result.orders if o.status == UNKNOWN]
+        if unknown:
+            # what the chase holds is not known: a rescue sized on a guess could double it
+            self.pairs._account(result)
+            result.halt_reason = (f"outcome of {', '.join(unknown)} still unknown after every "
+                                  f"query: check it by client order id on the exchange")
+        elif not self.pairs._unsettled(result):
             self.pairs._account(result)
             held = self._executed(run) * run.kept
             if self.race is not None and held > 0 and self.feed.latest() is not None:

@@ -60,6 +60,7 @@ class Venue:
         self.ids = 100
         self.requests: list[tuple] = []
         self.lose_next_replace_answer = False
+        self.unreadable: set[str] = set()     # queries of these ids fail (no answer)
 
     def _new(self, req: OrderRequest) -> OrderState:
         self.ids += 1
@@ -91,6 +92,8 @@ class Venue:
         return st
 
     def get_order(self, symbol: str, cid: str) -> OrderState:
+        if cid in self.unreadable:
+            raise OSError("connection reset")
         if cid not in self.orders:
             raise OrderNotFound("Order does not exist.", code=-2013)
         return self.orders[cid]
@@ -216,3 +219,18 @@ def test_a_cancel_replace_without_an_answer_is_read_back_by_client_id_never_rese
     replaces = [q for q in spot.requests if q[0] == "cancel_replace"]
     assert len(replaces) == 1                         # resolved by a query, not sent again
     assert r.spot_btc == D("0.01") and r.contracts == D(-6)
+
+
+def test_a_spot_order_whose_outcome_stays_unknown_halts_and_sends_nothing_more():
+    clock, spot, coinm, chase, results, state, publish = chase_kit()
+    spot.lose_next_replace_answer = True
+    spot.unreadable.add("T1-s-e2")
+
+    def touch_up() -> None:
+        state["bid"] = D("60001")
+        publish()
+    clock.script = [(0.3, touch_up)]
+    submit(chase)
+    (r,) = results
+    assert r.halt_reason and "T1-s-e2" in r.halt_reason
+    assert not coinm.orders and not [q for q in spot.requests if q[0] == "new" and "-r" in q[1]]
