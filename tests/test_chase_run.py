@@ -98,8 +98,11 @@ def test_a_chase_gives_up_when_the_basis_closes_and_leaves_nothing_open(sim):
 NO_CONVERGENCE = ("--exit-bps", "-30", "--max-hold-sec", "600")
 
 
-def test_an_emergency_unwind_closes_both_legs_at_market(sim):
-    r = BotRun(sim, *EASY, *CHASE, *NO_CONVERGENCE, "--emergency-unwind-bps", "2")
+@pytest.mark.parametrize("mode", ["chase", "taker"])
+def test_an_emergency_unwind_closes_both_legs_at_market(sim, mode):
+    """In every execution mode: the trader's exit path checks it before the strategy's rules."""
+    r = BotRun(sim, *EASY, *CHASE[2:], "--execution-mode", mode, *NO_CONVERGENCE,
+               "--emergency-unwind-bps", "2")
     wait_for(lambda: any(t.exit_reason == "emergency unwind" for t in r.trader.closed)
              or r.trader.halt_reason, timeout=120, what="an emergency unwind")
     r.close()
