@@ -55,7 +55,7 @@ def test_every_problem_of_every_instance_at_once_with_its_id(tmp_path):
     text = TWO.replace("enter_bps = 9", "enter_bps = \"abc\"\nstop_bps = 1\nwhat = 3") \
               .replace('coinm = "BTCUSD_PERP"', 'coinm = "BTCUSD_PERP"\nexecution_mode = "fast"')
     got = problems(tmp_path, text)
-    assert ("instance btc: EXECUTION_MODE: 'fast' is not allowed (expected one of taker, maker) "
+    assert ("instance btc: EXECUTION_MODE: 'fast' is not allowed (expected one of taker, maker, chase) "
             "[from fleet.toml]") in got
     assert ("instance eth: ENTER_BPS: 'abc' is not a number (expected a decimal number > 0, e.g. 6) "
             "[from fleet.toml]") in got
