@@ -74,6 +74,7 @@ class PairResult:
     perp_vwap: Decimal | None = None
     halt_reason: str | None = None
     sent_ns: tuple[int, int] = (0, 0)    # when each leg was handed to the network (spot, perp)
+    settled_ns: int = 0                  # when both legs' outcomes were known (a rescue starts here)
     fills: dict[str, tuple[Fill, ...]] = field(default_factory=dict)   # client id -> executions
     fills_missing: list[str] = field(default_factory=list)  # executed, but its trades never showed
 
@@ -265,6 +266,7 @@ class PairExecutor:
             if record_after:
                 self.on_created([])            # the legs are in the caller's state: write it now
             self._monitor(spec, spot, perp)
+            result.settled_ns = self.clock.now_ns()
             if self._unsettled(result):
                 pass                           # exposure unknown: nothing more is sent
             elif spec.kind == "entry":

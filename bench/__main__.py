@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import backtest, latency, replay, startup, wire, ws_api_path
+from bench import backtest, lanes, latency, replay, startup, wire, ws_api_path
 from bench.botkit import build_bot, quiet
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -25,7 +25,9 @@ DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 # half the backtest's budget per message (500x real time on the captures: 23 us for everything,
 # the exchange's side taking the other half) at json.loads's ~5.7 us per message on this machine.
 # (It was 1.5x: out of reach for any Python book, whose bare floor is already ~1.4-2.3x; README.)
-TARGETS = {"backtest_x": 500.0, "ratio": 2.0, "e2o_ms": 1.0, "skew_ms": 0.5, "startup_s": 2.0, "rss_mb": 100.0}
+TARGETS = {"backtest_x": 500.0, "ratio": 2.0, "e2o_ms": 1.0, "skew_ms": 0.5, "startup_s": 2.0, "rss_mb": 100.0,
+           # issue 13, per order transport: both legs on the wire, leg skew, lone fill -> rescue
+           "lane_legs_ms": 1.0, "lane_skew_ms": 0.3, "rescue_ms": 2.0}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -73,6 +75,37 @@ def ratio_rows(label: str, tp: replay.Throughput,
     ]
 
 
+def lanes_measure(transport: str, seconds: float) -> lanes.Lane:
+    return lanes.measure(transport, seconds)
+
+
+def transport_rows(measured: list[lanes.Lane]) -> list[tuple[str, str, str, str, str]]:
+    """The order transports side by side: per row REST first, then ws. Weight per round trip:
+    the cut target is ws (REST + WebSocket API weight) at most half of REST's."""
+    rows = []
+    for lane in measured:
+        t = lane.transport
+        rows += [
+            dist_row(f"{t}: event -> each leg on the wire (ms)", lane.legs_ms, 1.0, "{:.2f}",
+                     TARGETS["lane_legs_ms"]),
+            dist_row(f"{t}: skew between the legs on the wire (ms)", lane.skew_ms, 1.0, "{:.2f}",
+                     TARGETS["lane_skew_ms"]),
+            dist_row(f"{t}: lone fill known -> rescue on the wire (ms)", lane.rescue_ms, 1.0,
+                     "{:.2f}", TARGETS["rescue_ms"]),
+        ]
+    rest = next((x for x in measured if x.transport == "rest"), None)
+    for lane in measured:
+        total = lane.per_trip(lane.rest_weight + lane.ws_weight)
+        target, ok = "", ""
+        if rest is not None and lane is not rest:
+            limit = rest.per_trip(rest.rest_weight + rest.ws_weight) / 2
+            target, ok = f"<= {limit:.0f}", verdict(total, limit)
+        rows.append((f"{lane.transport}: request weight per round trip (REST + WS API)",
+                     f"{total:.0f}", f"{lane.per_trip(lane.rest_weight):.0f} + "
+                     f"{lane.per_trip(lane.ws_weight):.0f}", target, ok))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DATA, help="folder of the recorded captures")
@@ -80,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lane-orders", type=int, default=300,
                     help="orders per lane for the WebSocket API vs REST call -> wire figure")
     ap.add_argument("--demo-seconds", type=float, default=60.0)
+    ap.add_argument("--transport-seconds", type=float, default=45.0,
+                    help="seconds of trading per order transport (rest, ws) for the side-by-side rows")
     ap.add_argument("--latency-profile-out", type=Path, metavar="FILE",
                     help="write the measured order round trips as a backtest latency profile")
     args = ap.parse_args(argv)
@@ -141,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     print(f"order entry lanes: {args.lane_orders} orders per lane, placed and cancelled ...", flush=True)
     lanes = ws_api_path.measure(args.lane_orders)
+    print(f"order transports: {args.transport_seconds:g} s of trading on each (rest, ws), an order "
+          f"refused every ~3 s (lone fills, rescued) ...", flush=True)
+    transports = [lanes_measure(name, args.transport_seconds) for name in ("rest", "ws")]
 
     hot = statistics.median(tp.hot_s)
     rows = [
@@ -167,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         dist_row("order.place call -> wire, WebSocket API (ms)", lanes.ws_us, 1e3, "{:.3f}"),
         dist_row("order POST call -> socket, REST (ms)", lanes.rest_us, 1e3, "{:.3f}"),
     ]
+    rows += transport_rows(transports)
     if ready:
         rows.append(("start-up to trading allowed (s)", f"{statistics.median(ready):.2f}",
                      f"{min(ready):.2f}-{max(ready):.2f}", f"<= {TARGETS['startup_s']}",
@@ -185,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{tp.resyncs} resyncs")
     print(f"latency: {lat.entries} entries in {lat.seconds:.0f} s, {len(lat.e2o_us)} legs timed"
           + (f"; HALTED: {lat.halted}" if lat.halted else ""))
+    for lane in transports:
+        print(f"transport {lane.transport}: {len(lane.skew_ms)} entries timed, {len(lane.rescue_ms)} "
+              f"rescues timed, {lane.round_trips} round trips in {lane.seconds:g} s"
+              + (f"; HALTED: {lane.halted}" if lane.halted else "")
+              + f"; REST weight by endpoint {lane.rest_by_endpoint}; WebSocket API weight by "
+                f"method {lane.ws_by_method}")
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'median':>10}  {'spread':>16}  {'target':>12}  ")
     for name, mid, spread, target, ok in rows:

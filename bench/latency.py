@@ -122,11 +122,11 @@ class Latency:
     halted: str | None = None
 
 
-def start_exchange(seed: int = 15) -> tuple[subprocess.Popen, dict]:
+def start_exchange(seed: int = 15, *extra: str) -> tuple[subprocess.Popen, dict]:
     # a weight limit far above Binance's: 100 entries a minute is not a rate the bot trades at, and
     # a 429 would measure the back-off instead of the path to the socket
     proc = subprocess.Popen([sys.executable, "-m", "arbitrage.sim", "--seed", str(seed),
-                             "--weight-limit", "1000000", "--log-level", "WARNING"], cwd=REPO, stdout=subprocess.PIPE,
+                             "--weight-limit", "1000000", "--log-level", "WARNING", *extra], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     rest = None
     assert proc.stdout is not None

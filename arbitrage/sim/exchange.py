@@ -96,6 +96,7 @@ class LocalExchange:
         self.lanes = FastLanes(self.trading, self.market.fault_counts, self.meter, self.http_faults, seed,
                                listen_key_ttl, *ws_api_pings)
         self.routes.update(self.lanes.routes())
+        self.routes[("GET", "/sim/weight")] = Route(lambda r: self.weight_spent(), 0)
         self.tape = PriceTape(self.market, self.trading.fills)
         self._hub: StreamHub | None = None
         self._rest: RestServer | None = None
@@ -193,6 +194,12 @@ class LocalExchange:
             body["replay_finished"] = self.source.finished.is_set()
             body["replay_ended_ms"] = self.recording_ended_ms()
         return body
+
+    def weight_spent(self) -> dict:
+        """The non-Binance `/sim/weight` body: request weight and requests per endpoint since
+        start, over every IP (REST `REST <METHOD> <path>`, WebSocket API `WS <path> <method>`)."""
+        with self.meter._lock:
+            return {"weight": dict(self.meter.spent), "requests": dict(self.meter.calls)}
 
     def recording_ended_ms(self) -> int | None:
         """The recording's exchange time (ms) once a replay has played its last record (or broke

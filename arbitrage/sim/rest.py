@@ -13,7 +13,7 @@ import math
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -80,9 +80,15 @@ class WeightMeter:
     limit: int
     _used: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # since start, every IP: weight and requests per endpoint ("REST GET /api/v3/account",
+    # "WS /ws-api/v3 order.status"); `GET /sim/weight` shows them (the bench's weight per trade)
+    spent: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
 
-    def charge(self, ip: str, weight: int, now: float | None = None) -> tuple[int, int | None]:
-        """(weight used in the window, Retry-After seconds if this request is over the limit)."""
+    def charge(self, ip: str, weight: int, now: float | None = None,
+               what: str | None = None) -> tuple[int, int | None]:
+        """(weight used in the window, Retry-After seconds if this request is over the limit).
+        `what` names a request (not a 0-weight look at the window) for the running totals."""
         now = time.monotonic() if now is None else now
         with self._lock:
             window = self._used.setdefault(ip, deque())
@@ -92,6 +98,9 @@ class WeightMeter:
             if used + weight <= self.limit:
                 if weight:
                     window.append((now, weight))
+                if what is not None:
+                    self.spent[what] += weight
+                    self.calls[what] += 1
                 return used + weight, None
             # over: the request is refused (and not counted); say when enough weight expires
             freed = 0
@@ -182,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
             weight = route.weight(req) if callable(route.weight) else route.weight
         except Exception:       # a malformed parameter is the handler's error to report
             weight = 1
-        used, retry_after = app.meter.charge(req.client_ip, weight)
+        used, retry_after = app.meter.charge(req.client_ip, weight, what=f"REST {method} {parts.path}")
         if retry_after is not None:
             log.info("[RATE] %s over the weight limit (%s/%s): 429", req.client_ip, used, app.meter.limit)
             self._send(429, {"code": -1003, "msg": (

@@ -165,7 +165,7 @@ class WsApi:
             weight = method.weight(req) if callable(method.weight) else method.weight
         except Exception:       # a malformed parameter is the handler's error to report
             weight = 1
-        used, retry_after = self.meter.charge(ip, weight)
+        used, retry_after = self.meter.charge(ip, weight, what=f"WS {self.path} {name}")
         limits = self._weight_limits(used)
         if retry_after is not None:
             now = time.time_ns() // 1_000_000
