@@ -42,6 +42,7 @@ from arbitrage.ledger import Balances, FundingDedup
 from arbitrage.models import Income, UserStreamGap
 from arbitrage.state import StateStore
 from arbitrage.sweep import COINM_SPAN_MS, SPOT_SPAN_MS, windows
+from arbitrage.sweep_cadence import SweepCadence
 from arbitrage.trader import AccountUpdate, PairDone, Trader
 from arbitrage.venues import VenueUrls
 
@@ -148,6 +149,8 @@ class Bot:
                              self._request_account, accounting, store, clock=clock)
         if settings.execution_mode == "chase" and not settings.dry_run:
             self.trader.chase = make_chase(self.executor, settings)
+        # a sweep only when pushed news cannot vouch for the account (ws path; REST: always)
+        self.sweeps = SweepCadence(lanes.hub if lanes is not None else None, clock.monotonic)
         if lanes is not None:
             lanes.to_engine = self._put
             self.trader.entry_gates.append(lanes.hub.entry_block)
@@ -268,7 +271,10 @@ class Bot:
             fills = None
             read_to = None
             if self.accounting is not None and not self.s.dry_run:
-                fills, read_to = self._executions()
+                due = self.sweeps.due()
+                if due is not None:
+                    fills, read_to = self._executions()
+                    self.sweeps.swept(due)
             update = AccountUpdate(spot, coinm, None, now_ms, epoch, fills, read_to)
         except (BinanceError, OSError) as exc:
             update = AccountUpdate(None, None, _short(exc), now_ms, epoch)
@@ -347,16 +353,20 @@ class Bot:
         """On the execution thread, when a pair is done. An exit's funding is fetched here, so it
         is booked before the close row (net_btc) without the engine waiting on the network."""
         income, error, fills, read_to = None, None, None, None
+        if result.fills_missing:
+            self.sweeps.leg_trades_missing()       # the sweep books what the pair could not
         if result.spec.kind == "exit" and self.accounting is not None:
             try:
                 income = self._income_rows()
             except (BinanceError, OSError) as exc:
                 error = _short(exc)
-            if self.accounting.log is not None:
+            due = self.sweeps.due() if self.accounting.log is not None else None
+            if due is not None:
                 # executions outside the pair while it ran (an ADL during the exit) belong to the
                 # trade: booked before its close row, they are in its net_btc
                 try:
                     fills, read_to = self._executions()
+                    self.sweeps.swept(due)
                 except (BinanceError, OSError) as exc:
                     log.warning("[LEDGER] sweep before the close row failed (the next one books "
                                 "what it missed): %s", _short(exc))

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from arbitrage.models import BalanceEvent, ExecutionEvent, PositionEvent, UserStreamGap
+from arbitrage.sweep_cadence import BOT_ORDER
 
 log = logging.getLogger("arbitrage.order_events")
 
@@ -40,6 +41,7 @@ class OrderEventHub:
         self.gap_until_ms = 0                  # end of the latest gap (0: none)
         self.reconciled_ms = 0                 # start of the latest REST reconciliation
         self.events = self.gaps = self.forced = 0
+        self.outside = 0                       # executions pushed for orders not the bot's (the sweep's)
 
     # -- stream threads ---------------------------------------------------------------------
     def deliver(self, event) -> None:
@@ -55,6 +57,8 @@ class OrderEventHub:
                     self._news.popitem(last=False)
                 while len(self._final_at) > KEPT:
                     self._final_at.popitem(last=False)
+                if event.trade_id is not None and not BOT_ORDER.fullmatch(cid):
+                    self.outside += 1
                 self._cond.notify_all()
             if event.client_order_id.startswith(("autoclose", "adl_autoclose")):
                 self._forced(f"{event.symbol} {event.side} {event.last_qty} @ {event.last_price} "
@@ -70,7 +74,9 @@ class OrderEventHub:
             self._forced(f"{event.market} balances {event.balances} ({event.reason})")
 
     def _forced(self, what: str) -> None:
-        self.forced += 1
+        with self._cond:
+            self.forced += 1
+            self.outside += 1
         log.warning("[USER] forced execution pushed: %s; the sweep books it", what)
 
     # -- the engine -------------------------------------------------------------------------
