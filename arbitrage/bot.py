@@ -271,7 +271,7 @@ class Bot:
             fills = None
             read_to = None
             if self.accounting is not None and not self.s.dry_run:
-                due = self.sweeps.due()
+                due = self.sweeps.due(force=self.trader.position_in_doubt)
                 if due is not None:
                     fills, read_to = self._executions()
                     self.sweeps.swept(due)

@@ -7,8 +7,8 @@ left unreconciled, every execution on the account is pushed as it happens (execu
 every spot order of the account, ORDER_TRADE_UPDATE for every COIN-M one, liquidations and ADL
 included): a sweep can then only find something when an execution was pushed for an order that
 is not one of the bot's pairs, or a pair's own trades never showed. Otherwise it is skipped, with
-a sweep at least every BACKSTOP_S whatever the streams say (a bug in the rule costs a minute,
-not a row). The run's last sweep (`Bot.sweep_now`) and the start's are never skipped.
+a sweep at least every BACKSTOP_S whatever the streams say (a lost event costs a minute, not a
+row), and at once when the COIN-M position read by REST disagrees with the bot's. The run's last sweep (`Bot.sweep_now`) and the start's are never skipped.
 """
 from __future__ import annotations
 
@@ -54,12 +54,14 @@ class SweepCadence:
         with self._lock:
             self._missing += 1
 
-    def due(self) -> Due | None:
+    def due(self, force: bool = False) -> Due | None:
+        """A token when a sweep should run now (`force`: the caller knows why, e.g. the COIN-M
+        position disagreed with the bot's and no pushed event said why: a lost event)."""
         now = self.monotonic()
         with self._lock:
             outside = self.hub.outside if self.hub is not None else 0
             token = Due(outside, self._missing, now)
-            if self.hub is None or sweep_due(
+            if self.hub is None or force or sweep_due(
                     self.hub.entry_block() is None, outside != self._outside,
                     self._missing != self._missing_done,
                     None if self._last is None else now - self._last, self.backstop_s):

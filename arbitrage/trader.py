@@ -389,6 +389,11 @@ class Trader:
             ms += 1
         return f"T{ms}"
 
+    @property
+    def position_in_doubt(self) -> bool:
+        """The COIN-M position disagreed with the bot's once and is being read again."""
+        return self._suspect_epoch is not None
+
     # -- entries ----------------------------------------------------------------------------
     def _maybe_enter(self, ev, market, now_ms: int) -> None:
         if self._suspect_epoch is not None:

@@ -64,3 +64,11 @@ def test_the_rest_path_always_sweeps():
     cadence = SweepCadence(None, lambda: 0.0)
     cadence.swept(cadence.due())
     assert cadence.due() is not None
+
+
+def test_a_position_in_doubt_forces_a_sweep_even_when_the_streams_said_nothing():
+    hub = OrderEventHub()
+    cadence = SweepCadence(hub, lambda: 1.0)
+    cadence.swept(cadence.due())
+    assert cadence.due() is None                               # a lost ADL event: nothing pushed
+    assert cadence.due(force=True) is not None

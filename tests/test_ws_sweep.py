@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from arbitrage.models import COINM
 from arbitrage.sim import LocalExchange
 from arbitrage.sweep_cadence import BACKSTOP_S
 from arbitrage.tradelog import read_rows
@@ -53,5 +54,23 @@ def test_an_adl_pushed_on_the_ws_path_is_swept_and_closed_well_before_the_backst
     r.close()
     events = [row.event for row in read_rows(r.trades_log) if row.trade_id == trade.trade_id]
     assert events == ["open", "adl", "close"]
+    assert r.bot.last_invariant is not None and r.bot.last_invariant.ok, r.bot.last_invariant.describe()
+    r.assert_exchange_agrees(hedged_ok=False)
+
+
+def test_an_adl_whose_events_were_lost_is_swept_once_the_position_disagrees(sim):
+    # nothing pushed says "outside": the COIN-M position read by REST disagrees with the bot's,
+    # and the account read that checks it again sweeps (not the 60 s backstop, not a HALT)
+    r = BotRun(sim, *EASY, *WS, *HOLD)
+    wait_for(lambda: r.trader.state == "HEDGED" and r.bot.sweeps.skipped >= 1, timeout=120,
+             what="a hedged trade with sweeps skipped")
+    outside = r.bot.lanes.hub.outside
+    sim.lose_next_user_events(COINM, 2)
+    sim.reduce_position(PERP, 1, adl=True)
+    wait_for(lambda: r.trader.outside_changes == 1 and r.trader.state == "FLAT",
+             timeout=BACKSTOP_S / 3, what="the ADL swept and the trade closed")
+    assert r.bot.lanes.hub.outside == outside, "an event said it: the test proves nothing"
+    assert r.trader.halt_reason is None
+    r.close()
     assert r.bot.last_invariant is not None and r.bot.last_invariant.ok, r.bot.last_invariant.describe()
     r.assert_exchange_agrees(hedged_ok=False)
