@@ -31,14 +31,16 @@ def test_live_quiet_streams_spare_the_trade_list_reads_and_the_ledger_stays_exac
     r = BotRun(sim, *EASY, *WS)
     wait_for(lambda: r.bot.lanes.live() and len(r.trader.closed) >= 1 and not r.trader.in_flight,
              timeout=90, what="a first round trip over the fast lanes")
-    reads, fetches = _trade_list_reads(sim), sim.meter.calls["REST GET /api/v3/account"]
+    spot_reads = sim.meter.calls["REST GET /api/v3/myTrades"]
+    fetches = sim.meter.calls["REST GET /api/v3/account"]
+    skipped = r.bot.sweeps.skipped
     r.wait_closed_trades(len(r.trader.closed) + 3)
     fetches = sim.meter.calls["REST GET /api/v3/account"] - fetches
-    reads = _trade_list_reads(sim) - reads
-    # each account fetch swept both trade lists (2 reads), every exit once more; now only the
-    # COIN-M legs' own userTrades (one per leg) are read
-    assert fetches >= 6 and reads < fetches, (reads, fetches)
-    assert r.bot.sweeps.skipped >= fetches // 2
+    # a sweep reads both trade lists at every account fetch and exit (REST path); here every
+    # account fetch skipped it, and spot's trades came with the orders' FULL answers: no myTrades
+    # at all (the COIN-M legs' own userTrades are still read, one per leg)
+    assert fetches >= 3 and r.bot.sweeps.skipped - skipped >= fetches, (fetches, r.bot.sweeps.skipped)
+    assert sim.meter.calls["REST GET /api/v3/myTrades"] == spot_reads
     _exact(r, sim)
 
 
