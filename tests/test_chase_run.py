@@ -148,11 +148,17 @@ def test_a_race_is_won_by_either_side_and_an_over_hedge_is_closed(sim, winner):
     assert r.trader.halt_reason is None
     trade_id = next(t for t, o in race.by_trade.items() if o == winner)
     spot, perp = r.bot.spot_client, r.bot.coinm_client
-    back = spot.get_order(SPOT, f"{trade_id}-s-r1")
+    try:
+        back = spot.get_order(SPOT, f"{trade_id}-s-r1")
+    except OrderNotFound:      # refused as post-only (it would have crossed): the hedge raced alone
+        back = None
     hedges = [o for o in chase_orders(r, trade_id, "p") if o.type == "LIMIT"]
-    assert back.type == "LIMIT_MAKER" and len(hedges) == 1 and hedges[0].price > 0
+    assert len(hedges) == 1 and hedges[0].price > 0
+    assert back is not None or winner == "hedge"
+    assert back is None or back.type == "LIMIT_MAKER"
     if winner == "hedge":
-        assert hedges[0].executed_qty > 0 and back.executed_qty == 0 and back.status == "CANCELED"
+        assert hedges[0].executed_qty > 0
+        assert back is None or (back.executed_qty == 0 and back.status == "CANCELED")
     elif winner == "way_back":
         assert back.executed_qty > 0 and hedges[0].executed_qty == 0
     else:
