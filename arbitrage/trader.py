@@ -494,6 +494,19 @@ class Trader:
                                 "LIMIT" if maker else "MARKET", plan.contracts,
                                 client_id(trade_id, "p", "e", 1), price=plan.perp_price,
                                 time_in_force="GTX" if maker else None)
+        self._open_entry(plan, spread, now_ms, trade_id)
+        with self._lock:                          # any save from now on names both legs
+            self.pending = [spot_req, perp_req]
+        self.executor.submit(PairSpec(trade_id, "entry", spot_req, perp_req, _px(plan.spot_vwap),
+                                      _px(plan.perp_vwap), self.spot_rules, self.perp_rules,
+                                      trigger_ns), record_first=False)
+        # said once the legs are on their way: a log line costs tens of µs
+        log.info("[ENTRY] %s %s | %s", trade_id, plan.describe(),
+                 note if note is not None else f"spread {spread:+.2f} bps")
+
+    def _open_entry(self, plan: EntryPlan, spread: float, now_ms: int, trade_id: str) -> None:
+        """The engine's side of an entry leaving (taker/maker pair or chase): ENTERING, the
+        trade opened under the reserved id, the next id reserved."""
         self.state = transition(self.state, ENTRY_SENT)
         self.pair_started_ms = now_ms
         self.pair_kind = "entry"
@@ -505,14 +518,6 @@ class Trader:
         self._last_block = None
         self.trade = Trade(trade_id, plan.direction, now_ms, spread, gross_edge_bps=plan.edge_bps,
                            net_edge_bps=plan.net_edge_bps)
-        with self._lock:                          # any save from now on names both legs
-            self.pending = [spot_req, perp_req]
-        self.executor.submit(PairSpec(trade_id, "entry", spot_req, perp_req, _px(plan.spot_vwap),
-                                      _px(plan.perp_vwap), self.spot_rules, self.perp_rules,
-                                      trigger_ns), record_first=False)
-        # said once the legs are on their way: a log line costs tens of µs
-        log.info("[ENTRY] %s %s | %s", trade_id, plan.describe(),
-                 note if note is not None else f"spread {spread:+.2f} bps")
 
     def _start_chase(self, plan: EntryPlan, spread: float, now_ms: int, trade_id: str,
                      note: str | None) -> None:
@@ -526,17 +531,7 @@ class Trader:
                                 plan.spot_qty, client_id(trade_id, "s", "e", 1), price=price)
         perp_req = OrderRequest(COINM, self.perp_rules.symbol, plan.perp_side, "MARKET",
                                 plan.contracts, client_id(trade_id, "p", "e", 1))
-        self.state = transition(self.state, ENTRY_SENT)
-        self.pair_started_ms = now_ms
-        self.pair_kind = "entry"
-        self.epoch += 1
-        self.entries += 1
-        self.entry_ids.append(trade_id)
-        del self.entry_ids[:-ENTRY_IDS_KEPT]
-        self.next_trade_id = self._fresh_trade_id(now_ms)
-        self._last_block = None
-        self.trade = Trade(trade_id, plan.direction, now_ms, spread, gross_edge_bps=plan.edge_bps,
-                           net_edge_bps=plan.net_edge_bps)
+        self._open_entry(plan, spread, now_ms, trade_id)
         with self._lock:
             # the planned hedge names `-p-e1` for a restart's recovery (reconcile, bot._recover):
             # the chase sends its first hedge under that id, sized by the fill, recorded first

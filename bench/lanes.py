@@ -36,10 +36,11 @@ from app.main import connect
 from arbitrage.config import load_settings
 from arbitrage.venues import VenueUrls
 from bench.latency import SocketClock, start_exchange
-from bench.transport import FLAGS as ENTRY_FLAGS
 
-# bench/transport.py's thresholds (trade often, small), trades held 0.5 s: more round trips a run
-FLAGS = (*ENTRY_FLAGS, "--max-hold-sec", "0.5", "--reopen-cooldown-sec", "0.2")
+# thresholds that trade often and small, trades held 0.5 s: more round trips a run
+FLAGS = ("--enter-bps", "0.5", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-usd", "100",
+         "--max-q-btc-frontier", "0.05", "--flatten-on-exit", "--log-level", "WARNING",
+         "--max-hold-sec", "0.5", "--reopen-cooldown-sec", "0.2")
 
 _CLIENT_ID = re.compile(r'"newClientOrderId":\s*"([^"]+)"')
 
