@@ -267,9 +267,12 @@ def test_sigkill_is_followed_by_a_restart_that_reconciles(fleet):
 
 
 def test_flatten_closes_the_open_trade_then_pauses(fleet):
-    wait_for(lambda: rows(fleet)["btc"]["state"] == "HEDGED", timeout=60, interval=0.2,
-             what="btc holding a trade")
-    trade = rows(fleet)["btc"]["trade"]["trade_id"]
+    # one read gives both: a second read could come after the trade's own exit (state FLAT,
+    # trade None), which the fresh-clone CI met
+    def holding():
+        r = rows(fleet)["btc"]
+        return r["trade"] if r["state"] == "HEDGED" else None
+    trade = wait_for(holding, timeout=60, interval=0.2, what="btc holding a trade")["trade_id"]
     flattened = _fleet("flatten", "btc", config=fleet["config"])
     assert flattened.returncode == 0, flattened.stderr
     wait_for(lambda: (r := rows(fleet)["btc"])["state"] == "FLAT"
