@@ -112,8 +112,9 @@ def snapshot_problems(s: EngineSnapshot) -> list[str]:
     if s.trade is not None and s.trade.direction not in (BUY_SPOT, SELL_SPOT):
         p.append(f"trade direction {s.trade.direction!r} is not {BUY_SPOT} or {SELL_SPOT}")
     ids = [o.client_order_id for o in s.pending_orders]
-    if len(set(ids)) != len(ids):
-        p.append("pending orders repeat a client order id")
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        p.append(f"pending orders repeat client order id(s) {' '.join(repeated)}")
     for o in s.pending_orders:
         symbol = {SPOT: s.spot_symbol, COINM: s.coinm_symbol}.get(o.market)
         if o.symbol != symbol:

@@ -314,7 +314,10 @@ class Trader:
         their ids reach the disk first. For an entry it comes once both legs are answered, with
         nothing new (start_entry put the legs in `pending`): the record is written then."""
         with self._lock:
-            self.pending.extend(requests)
+            # an order sent under a planned leg's id takes its place (chase: the first hedge is
+            # the entry's planned `-p-e1`): one record per client order id
+            sent = {r.client_order_id for r in requests}
+            self.pending = [p for p in self.pending if p.client_order_id not in sent] + list(requests)
             self.save()
 
     def snapshot(self) -> EngineSnapshot:

@@ -6,6 +6,7 @@ test can watch its state and inject faults on the exchange while it trades.
 """
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 from decimal import Decimal
@@ -24,6 +25,19 @@ SPOT, PERP = "BTCUSDT", "BTCUSD_PERP"
 # Thresholds low enough that the synthetic market offers an entry within seconds.
 EASY = ("--enter-bps", "0.5", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-usd", "100",
         "--max-q-btc-frontier", "0.05", "--reopen-cooldown-sec", "0.5")
+
+
+class _Refusals(logging.Handler):
+    """Collects "refusing to save an inconsistent snapshot" (arbitrage/state.py) while a bot runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "inconsistent snapshot" in text:
+            self.lines.append(text)
 
 
 class BotRun:
@@ -51,6 +65,9 @@ class BotRun:
         self.trader = self.bot.trader
         self.md = self.bot.market
         self._closed = False
+        # a snapshot the state file refuses is a bug in the bot, never a test's fault
+        self.refused_snapshots = _Refusals()
+        logging.getLogger("arbitrage").addHandler(self.refused_snapshots)
 
     def sync_of(self, symbol: str):
         return self.md.spot if symbol == self.spot else self.md.perp
@@ -69,12 +86,14 @@ class BotRun:
             self._closed = True
             self.stop.set()
             self.thread.join(timeout=60)
+            logging.getLogger("arbitrage").removeHandler(self.refused_snapshots)
             assert not self.thread.is_alive(), "the bot did not stop"
 
     def assert_exchange_agrees(self, hedged_ok: bool = True) -> None:
         """No open orders; the COIN-M position and the spot BTC balance are exactly what the bot's
         own records say; and (unless halted) no unhedged exposure beyond one contract + one step."""
         self.close()
+        assert not self.refused_snapshots.lines, self.refused_snapshots.lines[0]
         spot, coinm = self.bot.spot_client, self.bot.coinm_client
         assert spot.open_orders(self.spot) == [], "spot orders left open"
         assert coinm.open_orders(self.perp) == [], "COIN-M orders left open"
