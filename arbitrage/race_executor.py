@@ -69,6 +69,7 @@ class RaceRunner:
         self.pairs._send(hedge, prices.hedge_price)
         self.pairs._send(back, prices.way_back_price)
         closed, excess_n = 0, 0
+        back_total = back_qty          # the way back's quantity as the exchange has it (amends lower it)
         deadline = self.clock.monotonic() + self.life_s
         outcome = NEITHER
         while self.clock.monotonic() < deadline:
@@ -77,7 +78,7 @@ class RaceRunner:
                 if not o.final:
                     self.pairs._refresh(o)
             state = RaceState(direction, held, back.executed,
-                              ZERO if back.final else back.request.quantity - back.executed,
+                              ZERO if back.final else back_total - back.executed,
                               int(hedge.executed) - closed,
                               0 if hedge.final else int(hedge.request.quantity - hedge.executed))
             intents = decide_race(state, prices.hedge_price, size, step)
@@ -87,7 +88,8 @@ class RaceRunner:
                 elif intent.action == CANCEL_WAY_BACK:
                     self.pairs._cancel(back)
                 elif intent.action == LOWER_WAY_BACK:
-                    self._lower(back, back.executed + intent.qty)
+                    if self._lower(back, back.executed + intent.qty):
+                        back_total = back.executed + intent.qty
                 elif intent.action == CLOSE_EXCESS:
                     excess_n += 1
                     outcome = OVER_HEDGED
@@ -114,13 +116,16 @@ class RaceRunner:
         log.info("[RACE] %s: %s (hedge %s filled, way back %s filled, %d excess close(s))",
                  spec.trade_id, outcome, plain(hedge.executed), plain(back.executed), excess_n)
 
-    def _lower(self, back: TrackedOrder, qty: Decimal) -> None:
+    def _lower(self, back: TrackedOrder, qty: Decimal) -> bool:
+        """Lower the way back to `qty` in all (keep-priority amend); True when the exchange did."""
         req = back.request
         try:
             back.report(self.pairs.gw[SPOT].amend_keep_priority(req.symbol, req.client_order_id, qty))
+            return True
         except (BinanceError, OSError) as exc:
             log.warning("[RACE] lowering %s failed: %s", req.client_order_id, exc)
             self.pairs._refresh(back)
+            return False
 
     def _close_excess(self, result: PairResult, qty: Decimal, n: int) -> int:
         spec = result.spec

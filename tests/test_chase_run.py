@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from arbitrage import models
 from arbitrage.exchanges.errors import OrderNotFound
 from arbitrage.sim import LocalExchange
 from arbitrage.tradelog import read_rows
@@ -135,14 +136,43 @@ def test_a_failed_emergency_unwind_halts(sim):
 RACE = ("--chase-hedge", "race")
 
 
+def race_orders(r: BotRun):
+    """The running race's two orders, from the trader's pre-send record: (hedge, way back)."""
+    hedge = back = None
+    for req in list(r.trader.pending):
+        if req.market == models.SPOT and req.client_order_id.endswith("-s-r1"):
+            back = req
+        elif req.market == models.COINM and req.type == "LIMIT" and req.time_in_force == "GTX":
+            hedge = req
+    return hedge, back
+
+
+def settle_race(sim, r: BotRun, winner: str) -> None:
+    """Decide the running race at the test's moment: the market trades through the winner's
+    resting order(s) (the exchange fills them whole at their price). An order not resting yet,
+    or gone already (the race ended by itself), is tried again at the next race."""
+    hedge, back = race_orders(r)
+    if hedge is None or back is None:
+        return
+    try:
+        if winner in ("way_back", "over_hedged"):
+            sim.fill_resting(SPOT, back.client_order_id)
+        if winner in ("hedge", "over_hedged"):
+            sim.fill_resting(PERP, hedge.client_order_id)
+    except ValueError:
+        pass
+
+
 @pytest.mark.parametrize("winner", ["hedge", "way_back", "over_hedged"])
-def test_a_race_is_won_by_either_side_and_an_over_hedge_is_closed(sim, winner):
+def test_a_race_is_won_by_either_side_and_an_over_hedge_is_closed(sim, winner, caplog):
     """Seed 000's race after the chase fills: a perp order at the touch against a spot order
-    back at no loss. The synthetic market gives each outcome within a few trades."""
+    back at no loss. The test settles races itself (the synthetic market alone gives each
+    outcome only now and then), until one is won by `winner`."""
     r = BotRun(sim, *EASY, *CHASE, *RACE)
     race = r.bot.trader.chase.race
-    wait_for(lambda: race.outcomes[winner] >= 1 or r.trader.halt_reason, timeout=150,
-             what=f"a race won by {winner}")
+    wait_for(lambda: race.outcomes[winner] >= 1 or r.trader.halt_reason
+             or settle_race(sim, r, winner), timeout=150, interval=0.01,
+             what=f"a race won by {winner} (so far {dict(race.outcomes)})")
     wait_for(lambda: not r.trader.in_flight, timeout=60, what="the race's pair to finish")
     r.close()
     assert r.trader.halt_reason is None
@@ -164,4 +194,40 @@ def test_a_race_is_won_by_either_side_and_an_over_hedge_is_closed(sim, winner):
     else:
         excess = perp.get_order(PERP, f"{trade_id}-p-r1")
         assert excess.type == "MARKET" and excess.reduce_only and excess.status == "FILLED"
+    # a way back lowered once is not lowered to the same quantity again (Binance: -2038)
+    assert "-2038" not in caplog.text
+    ledger_exact(r)
+
+
+def test_a_hedge_filled_in_part_lowers_the_way_back_once(sim, caplog):
+    """One contract of the race's hedge fills in a market held still: the way back is lowered
+    (keep-priority amend) to the spot still unhedged, once, and the race runs to its deadline
+    (the rest cancelled, the unhedged spot flattened); the ledger is exact."""
+    r = BotRun(sim, *EASY, *CHASE, *RACE)
+    race = r.bot.trader.chase.race
+    raced: dict[str, object] = {}
+
+    def fill_one_contract():
+        hedge, back = race_orders(r)
+        if hedge is None or back is None or hedge.quantity < 2:
+            return False
+        try:
+            sim.hold_still(8)       # nothing else fills: the race runs on to its deadline
+            sim.fill_resting(PERP, hedge.client_order_id, Decimal(1))
+        except ValueError:          # not resting yet, or the race is over already
+            return False
+        raced.update(trade=hedge.client_order_id.split("-p-")[0], back=back)
+        return True
+
+    wait_for(lambda: fill_one_contract() or r.trader.halt_reason, timeout=150, interval=0.01,
+             what=f"a race with a hedge of 2 contracts or more (so far {dict(race.outcomes)})")
+    wait_for(lambda: raced.get("trade") in race.by_trade or r.trader.halt_reason, timeout=60,
+             what="that race to end")
+    wait_for(lambda: not r.trader.in_flight, timeout=60, what="the race's pair to finish")
+    r.close()
+    assert r.trader.halt_reason is None
+    back = r.bot.spot_client.get_order(SPOT, raced["back"].client_order_id)
+    assert back.orig_qty < raced["back"].quantity          # lowered to what is left unhedged
+    assert caplog.text.count(f"lowering {back.client_order_id} failed") == 0
+    assert "-2038" not in caplog.text
     ledger_exact(r)

@@ -265,6 +265,19 @@ class Desk:
             left -= fill        # what filled this order is not there for the ones behind it
             self._fill_from_queue(order, fill)
 
+    def fill_resting(self, symbol: str, client_id: str, qty: Decimal | None = None):
+        """A test's chosen moment: the open order fills now (whole, or `qty` of it) at its own
+        price as the maker, as if the market had traded through it (whatever its partial-fill
+        fault says). Returns the SimTrade."""
+        with self.market.lock:
+            order = self.find(symbol, None, client_id)
+            if order is None or not order.is_open:
+                raise ValueError(f"{symbol} {client_id}: no such open order")
+            if qty is not None and not 0 < qty <= order.remaining:
+                raise ValueError(f"{symbol} {client_id}: {qty} is not part of {order.remaining} open")
+            self._fill_from_queue(order, order.remaining if qty is None else qty)
+            return order.trades[-1]
+
     def _fill_from_queue(self, order: SimOrder, qty: Decimal) -> None:
         now = wall_ms()
         trade = self.book_fill(order, order.price, qty, True, next(self._trade_ids), now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
@@ -298,6 +299,11 @@ class LocalExchange:
     def silence(self, symbol: str | None, seconds: float) -> None:
         self.market.silence(symbol, seconds)
 
+    def hold_still(self, seconds: float) -> None:
+        """The synthetic market stands still for `seconds`: books and marks do not move, so what
+        rests fills only if a test fills it (orders sent meanwhile still match what rests)."""
+        self.market.still_until = time.monotonic() + seconds
+
     def serve_stale_snapshot(self, symbol: str, n: int = 1) -> None:
         self.market.serve_stale_snapshot(symbol, n)
 
@@ -338,6 +344,14 @@ class LocalExchange:
     def expire_listen_keys(self) -> int:
         """Every live listenKey lapses now: listenKeyExpired, then silence until a new one."""
         return self.lanes.expire_listen_keys()
+
+    def fill_resting(self, symbol: str, client_order_id: str, qty: Decimal | None = None):
+        """The resting order fills now (whole, or `qty` of it) at its own price: a test's chosen
+        moment, e.g. a race settled by the test. The SimTrade."""
+        self.market._check(symbol)
+        book = self.market.books[symbol]
+        desk = self.trading.spot if book.spec.is_spot else self.trading.coinm
+        return desk.fill_resting(symbol, client_order_id, qty)
 
     def settle_funding_now(self, rate: float | Decimal | None = None) -> list:
         """Settle funding on every perpetual now (at `rate`, else each mark's rate); income rows."""

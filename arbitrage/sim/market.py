@@ -62,6 +62,7 @@ class Market:
         self.marks: dict[str, MarkState] = {}
         self.funding = FundingHistory()      # every settlement: the fundingRate endpoint's rows
         self.clock_ms: Callable[[], int] = wall_ms   # replay swaps in the recording's clock
+        self.still_until = 0.0               # monotonic: the synthetic walk stands still until then
         # every mark passes through it: a funding history file announces its own settlements
         self.announce: Callable[[MarkState], MarkState] | None = None
         self._listeners: list[Listener] = []

@@ -107,6 +107,8 @@ class SyntheticSource:
                 next_at = time.monotonic()
             elif delay > 0 and stop.wait(delay):
                 break
+            if time.monotonic() < market.still_until:
+                continue              # a test holds the market still (LocalExchange.hold_still)
             try:
                 self.tick(market, market.clock_ms())
             except Exception:
