@@ -33,6 +33,7 @@ from arbitrage.logs import setup_logging
 from arbitrage.models import SPOT, SymbolRules
 from arbitrage.reconcile import ExchangeView, reconcile, reserved_legs
 from arbitrage.setting_names import misspelt_settings
+from arbitrage.start_balances import pair_executions, start_snapshot
 from arbitrage.state import StateError, StateStore
 from arbitrage.tradelog import TradeLog, TradeLogError
 from arbitrage.unsaved import keep_unsaved
@@ -304,10 +305,15 @@ def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,
     view = ExchangeView(tuple(spot.open_orders(spot_rules.symbol) + coinm.open_orders(perp_rules.symbol)),
                         orders, position.amount, spot_account.total(spot_rules.base_asset))
     decision = reconcile(snapshot, view, settings.adopt)
-    start_ms = spot.server_time()
+    # the balances at start_ms, whatever the orders left resting by a kill do meanwhile: the
+    # invariant counts the executions at or after it (arbitrage/start_balances.py)
+    start_ms, balances = start_snapshot(
+        spot.server_time, pair_executions(spot, coinm, spot_rules.symbol, perp_rules.symbol),
+        lambda: Balances.from_accounts(spot.account(), coinm.account(), spot_rules.base_asset,
+                                       spot_rules.quote_asset),
+        spot_rules.base_asset, spot_rules.quote_asset, perp_rules.contract_size or Decimal(1))
     accounting = Accounting(tradelog, spot_rules, perp_rules, start_ms, settings.quote_shared)
-    accounting.start_balances = Balances.from_accounts(
-        spot_account, coinm.account(), spot_rules.base_asset, spot_rules.quote_asset)
+    accounting.start_balances = balances
     mark = Decimal(str(coinm.premium_index(perp_rules.symbol).mark))
     return accounting, store, decision, mark
 
