@@ -33,7 +33,7 @@ from arbitrage.logs import setup_logging
 from arbitrage.models import SPOT, SymbolRules
 from arbitrage.reconcile import ExchangeView, reconcile, reserved_legs
 from arbitrage.setting_names import misspelt_settings
-from arbitrage.start_balances import pair_executions, start_snapshot
+from arbitrage.start_balances import StartNotSettled, pair_executions, start_snapshot
 from arbitrage.state import StateError, StateStore
 from arbitrage.tradelog import TradeLog, TradeLogError
 from arbitrage.unsaved import keep_unsaved
@@ -423,7 +423,10 @@ def _with_retry(stop: threading.Event, what: str, call, give_up_at: float | None
             if give_up_at is not None and time.monotonic() + delay > give_up_at:
                 raise GaveUp(f"gave up reaching {what} after {time.monotonic() - started:.0f} s "
                              f"({_why(exc)})") from None
-            log.warning("[NET] %s unreachable (%s); retrying in %.1f s", what, _why(exc), delay)
+            if isinstance(exc, StartNotSettled):     # not the network: the pair is executing
+                log.warning("[START] %s; reading again in %.1f s", exc, delay)
+            else:
+                log.warning("[NET] %s unreachable (%s); retrying in %.1f s", what, _why(exc), delay)
             stop.wait(delay)
             delay = min(delay * 2, RETRY_MAX_S)
     return None

@@ -34,9 +34,21 @@ def _killed_with_a_resting_entry(sim: LocalExchange, tmp_path) -> Scenario:
     sim.fill_next_orders_partially("spot", 0)     # the entry's two legs rest and never fill
     sim.fill_next_orders_partially("coinm", 0)    # unless the test fills them
     first = s.bot("--execution-mode", "maker", "--pair-timeout-sec", "600")
-    wait_for(lambda: s.saved_state("ENTERING") and len(sim.trading.spot.open_list(SPOT)) == 1
-             and len(sim.trading.coinm.open_list(PERP)) == 1, timeout=120,
-             what="a maker entry resting on both legs")
+
+    def both_resting() -> bool:
+        # the market trading through a resting leg would fill it: held still once both rest
+        # (for the rest of the test: the restart's rescue is a market order on the still book)
+        resting = lambda: (len(sim.trading.spot.open_list(SPOT)) == 1       # noqa: E731
+                           and len(sim.trading.coinm.open_list(PERP)) == 1)
+        if not (s.saved_state("ENTERING") and resting()):
+            return False
+        sim.hold_still(600)
+        if resting():
+            return True
+        sim.hold_still(0)
+        return False
+
+    wait_for(both_resting, timeout=120, what="a maker entry resting on both legs")
     s.kill(first)
     return s
 
