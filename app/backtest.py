@@ -148,7 +148,7 @@ def run_one(args: argparse.Namespace, rest: list[str], out: Path, config: str = 
     from arbitrage.backtest.latency_profile import load_profile
     from arbitrage.backtest.venue import Latency
     from arbitrage.logs import setup_logging
-    from arbitrage.tradelog import read_rows
+    from arbitrage.accounting.tradelog import read_rows
 
     out.mkdir(parents=True, exist_ok=True)
     settings = load_settings(bot_argv(args, rest, out), {}, dotenv_path=None)
@@ -199,7 +199,7 @@ def trade_nets(rows) -> dict[str, Decimal]:
     """Each entry's result in BTC: a closed trade's `net_btc`; an entry that never closed (both
     legs rescued away, e.g. a maker pair with one leg filled) its flows the same way, the USDT
     at its last spot price — a rescue's loss is part of what a setting costs."""
-    from arbitrage.ledger import close_net_btc
+    from arbitrage.accounting.ledger import close_net_btc
 
     by_trade: dict[str, list] = {}
     for r in rows:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from app.main import connect
 from arbitrage.config import load_settings
-from arbitrage.ledger import check_invariant, plain
+from arbitrage.accounting.ledger import check_invariant, plain
 from arbitrage.logs import setup_logging
 from arbitrage.sim import LocalExchange
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from arbitrage.venues import VenueUrls
 
 DEFAULT_FAULTS = ("drop=0.005,disconnect=40,silence=55:4,http5xx=0.02,ratelimit=100,slow=0.02:1.0,"

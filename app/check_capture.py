@@ -19,9 +19,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arbitrage.book import DepthSync
-from arbitrage.bookcheck import SHOW, CheckCounts, TickerCheck, ticker_text
-from arbitrage.capture import iter_capture
+from arbitrage.marketdata.book import DepthSync
+from arbitrage.marketdata.bookcheck import SHOW, CheckCounts, TickerCheck, ticker_text
+from arbitrage.marketdata.capture import iter_capture
 from arbitrage.exchanges.streams import StreamParseError, parse_message, parse_snapshot
 from arbitrage.models import COINM, SPOT, BookTicker, DepthDiff
 

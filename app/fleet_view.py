@@ -17,10 +17,10 @@ from pathlib import Path
 
 from app.fleet_config import Fleet, Instance
 from app.report import trade_results
-from arbitrage.ledger import FUNDING
+from arbitrage.accounting.ledger import FUNDING
 from arbitrage.ops.control import read_control
 from arbitrage.ops.files import read_json
-from arbitrage.tradelog import TradeLogError, read_rows
+from arbitrage.accounting.tradelog import TradeLogError, read_rows
 
 STALE_MS = 5000
 EXIT_MEANING = {0: "stopped (ok)", 1: "unexpected error", 2: "settings error", 3: "halted",

@@ -25,18 +25,18 @@ from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.errors import BinanceError, UnknownSymbol
 from arbitrage.exchanges.http import BinanceHttp
 from arbitrage.exchanges.net_errors import describe as describe_network_error
-from arbitrage.accounting import Accounting
+from arbitrage.accounting.bookkeeping import Accounting
 from arbitrage.exchanges.errors import OrderNotFound
-from arbitrage.ledger import Balances
-from arbitrage.locks import FileLock, LockError, lock_all
+from arbitrage.accounting.ledger import Balances
+from arbitrage.persistence.locks import FileLock, LockError, lock_all
 from arbitrage.logs import setup_logging
 from arbitrage.models import SPOT, SymbolRules
-from arbitrage.reconcile import ExchangeView, reconcile, reserved_legs
+from arbitrage.persistence.reconcile import ExchangeView, reconcile, reserved_legs
 from arbitrage.setting_names import misspelt_settings
 from arbitrage.start_balances import StartNotSettled, pair_executions, start_snapshot
-from arbitrage.state import StateError, StateStore
-from arbitrage.tradelog import TradeLog, TradeLogError
-from arbitrage.unsaved import keep_unsaved
+from arbitrage.persistence.state import StateError, StateStore
+from arbitrage.accounting.tradelog import TradeLog, TradeLogError
+from arbitrage.persistence.unsaved import keep_unsaved
 from arbitrage.strategy.entry import FeeRates, enter_below_fees_warning
 from arbitrage.strategy.feasibility import Sizing, entry_problems
 from arbitrage.strategy.strategies import resume_problem
@@ -240,7 +240,7 @@ def connect(settings: Settings, urls: VenueUrls, stop: threading.Event,
 
 def _open_lanes(settings: Settings, urls: VenueUrls, spot: SpotClient, coinm: CoinmClient):
     """ORDER_TRANSPORT=ws: both WebSocket API connections and both user streams, opened now."""
-    from arbitrage.ws_lanes import WsLanes, ws_api_urls
+    from arbitrage.execution.ws_lanes import WsLanes, ws_api_urls
 
     lanes = WsLanes(spot, coinm, ws_api_urls(settings.venue, urls), urls.coinm_ws,
                     (settings.spot_key, settings.spot_secret, settings.dapi_key,

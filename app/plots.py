@@ -14,8 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from app.report import _basis_bps, by_pair, trade_results
-from arbitrage.ledger import CLOSE, OPEN
-from arbitrage.tradelog import TradeLogError, read_rows
+from arbitrage.accounting.ledger import CLOSE, OPEN
+from arbitrage.accounting.tradelog import TradeLogError, read_rows
 
 
 def label_of(path: Path) -> str:

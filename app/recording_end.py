@@ -16,7 +16,7 @@ from typing import Callable
 
 import requests
 
-from arbitrage.ledger import iso_utc
+from arbitrage.accounting.ledger import iso_utc
 
 log = logging.getLogger("app.main")
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from arbitrage.ledger import (CLOSE, DEFAULT_PAIR, FUNDING, OPEN, ZERO, LedgerRow, Pair, close_net_btc,
+from arbitrage.accounting.ledger import (CLOSE, DEFAULT_PAIR, FUNDING, OPEN, ZERO, LedgerRow, Pair, close_net_btc,
                               iso_utc)
-from arbitrage.tradelog import TradeLogError, read_rows
+from arbitrage.accounting.tradelog import TradeLogError, read_rows
 
 BPS = Decimal(10_000)
 YEAR_S = 365 * 24 * 3600

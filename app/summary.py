@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from app.report import render
-from arbitrage.bookcheck import ticker_text
+from arbitrage.marketdata.bookcheck import ticker_text
 from arbitrage.numbers import plain
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 

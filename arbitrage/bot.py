@@ -14,7 +14,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from arbitrage.capture import CaptureWriter
+from arbitrage.marketdata.capture import CaptureWriter
 from arbitrage.clock import WALL, Clock
 from arbitrage.config import Settings
 from arbitrage.exchanges.binance_coinm import CoinmClient
@@ -22,28 +22,28 @@ from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.errors import BinanceError
 from arbitrage.exchanges.streams import StreamParseError, parse_message
 from arbitrage.exchanges.ws import StreamRunner
-from arbitrage.marketdata import MarketData
+from arbitrage.marketdata.view import MarketData
 from arbitrage.numbers import plain
 from arbitrage.models import (BookTicker, DepthDiff, DepthSnapshot, MarkPrice, SnapshotResult, StreamStatus,
                               SymbolRules)
-from arbitrage.evaluation import Evaluation, evaluate
-from arbitrage.queueing import Empty, EventQueue
+from arbitrage.engine.evaluation import Evaluation, evaluate
+from arbitrage.engine.queueing import Empty, EventQueue
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, Frontier
 from decimal import Decimal
 
-from arbitrage.chase_executor import make_chase
-from arbitrage.execution import PairExecutor, PairSpec
-from arbitrage.pair_watch import PushedUpdates
-from arbitrage.paper import PaperDesk
+from arbitrage.execution.chase import make_chase
+from arbitrage.execution.pairs import PairExecutor, PairSpec
+from arbitrage.execution.pair_watch import PushedUpdates
+from arbitrage.execution.paper import PaperDesk
 from arbitrage.strategy.entry import FeeRates
 from arbitrage.strategy.risk import MarketLimits
-from arbitrage.accounting import Accounting
-from arbitrage.ledger import Balances, FundingDedup
+from arbitrage.accounting.bookkeeping import Accounting
+from arbitrage.accounting.ledger import Balances, FundingDedup
 from arbitrage.models import Income, UserStreamGap
-from arbitrage.state import StateStore
-from arbitrage.sweep import COINM_SPAN_MS, SPOT_SPAN_MS, windows
-from arbitrage.sweep_cadence import SweepCadence
-from arbitrage.trader import AccountUpdate, PairDone, Trader
+from arbitrage.persistence.state import StateStore
+from arbitrage.accounting.sweep import COINM_SPAN_MS, SPOT_SPAN_MS, windows
+from arbitrage.accounting.sweep_cadence import SweepCadence
+from arbitrage.engine.trader import AccountUpdate, PairDone, Trader
 from arbitrage.venues import VenueUrls
 
 log = logging.getLogger("arbitrage.bot")
@@ -94,7 +94,7 @@ class Bot:
                  clock: Clock = WALL, pool=None, leg_runner=None, lanes=None) -> None:
         """`clock`, `pool` (REST fetches off the engine thread) and `leg_runner` (the executor's
         threads) are the live ones by default; a backtest passes simulated time and in-line
-        runners (arbitrage/backtest). `lanes` (ORDER_TRANSPORT=ws, arbitrage/ws_lanes.py): orders
+        runners (arbitrage/backtest). `lanes` (ORDER_TRANSPORT=ws, arbitrage/execution/ws_lanes.py): orders
         over the WebSocket API and a pair monitor driven by the user data streams."""
         self.s = settings
         self.lanes = lanes
@@ -219,7 +219,7 @@ class Bot:
 
     # -- start: take up where the last run left off ------------------------------------------
     def apply(self, decision, mark_price: Decimal) -> None:
-        """Act on the reconciliation decision (arbitrage/reconcile.py) before the loop starts."""
+        """Act on the reconciliation decision (arbitrage/persistence/reconcile.py) before the loop starts."""
         level = logging.ERROR if decision.action == "halt" else logging.INFO
         log.log(level, "[STATE] %s", decision.message)
         self.start_decision = {"action": decision.action, "message": decision.message}

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable, Iterable
 
-from arbitrage.ledger import (FUNDING_FEE, ZERO, Balances, OrderFills, actual_btc, pair_row)
+from arbitrage.accounting.ledger import (FUNDING_FEE, ZERO, Balances, OrderFills, actual_btc, pair_row)
 from arbitrage.models import SPOT, Fill, Income
 
 ATTEMPTS = 8               # balance reads before giving up (each needs a quiet moment)

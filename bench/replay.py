@@ -4,7 +4,7 @@ Per message, exactly what the bot does between the socket and a decision: `parse
 stream thread), the hand-off through the engine's queue, then on the engine thread the sequence
 check and book update (`MarketData`, with the bookTicker check that VERIFY_BOOKS turns on, since
 the captures carry Binance's tickers) and, after every event that changed a book or the mark, the
-full entry evaluation (`arbitrage.evaluation.evaluate`: market gates, frontier both directions,
+full entry evaluation (`arbitrage.engine.evaluation.evaluate`: market gates, frontier both directions,
 spread). The REST snapshot lines play the snapshot the book asks for. The captures carry no mark
 stream, so one `markPriceUpdate` per second (what `@markPrice@1s` sends) is derived from the perp's
 own bookTicker mid and inserted, already as raw JSON, before timing starts.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from arbitrage.capture import iter_capture
+from arbitrage.marketdata.capture import iter_capture
 from arbitrage.exchanges.streams import parse_message, parse_snapshot
 from arbitrage.models import DepthDiff, MarkPrice, SnapshotResult
 

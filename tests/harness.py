@@ -13,8 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from app.main import connect
-from arbitrage.ledger import usdt_fee_part
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.ledger import usdt_fee_part
+from arbitrage.accounting.tradelog import read_rows
 from arbitrage.config import load_settings
 from arbitrage.sim import LocalExchange
 from arbitrage.venues import VenueUrls
@@ -28,7 +28,7 @@ EASY = ("--enter-bps", "0.5", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-
 
 
 class _Refusals(logging.Handler):
-    """Collects "refusing to save an inconsistent snapshot" (arbitrage/state.py) while a bot runs."""
+    """Collects "refusing to save an inconsistent snapshot" (arbitrage/persistence/state.py) while a bot runs."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)

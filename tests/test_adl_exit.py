@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from arbitrage.ledger import Balances, check_invariant
+from arbitrage.accounting.ledger import Balances, check_invariant
 from arbitrage.models import BUY, COINM, SELL, OrderRequest
 from arbitrage.models import SPOT as SPOT_MARKET
 from arbitrage.sim import LocalExchange
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import EASY, PERP, SPOT, BotRun
 

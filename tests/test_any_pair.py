@@ -169,10 +169,10 @@ def test_sizes_below_one_contract_or_above_the_largest_order_are_refused(sizing,
 def test_buys_stop_being_grossed_up_once_a_buy_paid_its_fee_elsewhere():
     from types import SimpleNamespace
 
-    from arbitrage.execution import PairResult
+    from arbitrage.execution.pairs import PairResult
     from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest
-    from arbitrage.orders import TrackedOrder
-    from arbitrage.trader import Trader
+    from arbitrage.execution.orders import TrackedOrder
+    from arbitrage.engine.trader import Trader
 
     def result(asset: str) -> PairResult:
         spot = TrackedOrder(OrderRequest(SPOT, "ETHUSDT", BUY, "MARKET", D("4"), "T1-s-e1"))

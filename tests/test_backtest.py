@@ -11,7 +11,7 @@ import pytest
 from app import backtest
 from arbitrage.backtest.clock import SimClock
 from arbitrage.backtest.run import SYNTHETIC_START_NS, Exposure
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 
 SHORT = ["--synthetic", "--seed", "15", "--minutes", "1", "--quiet"]
 

@@ -14,11 +14,11 @@ from arbitrage.backtest.latency_profile import load_profile
 from arbitrage.backtest.market import Feed
 from arbitrage.backtest.run import SYNTHETIC_START_NS, Backtest, clear_outputs
 from arbitrage.backtest.venue import Latency
-from arbitrage.capture import iter_capture
+from arbitrage.marketdata.capture import iter_capture
 from arbitrage.config import load_settings
 from arbitrage.sim import LocalExchange
 from arbitrage.sim.market import MARK
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import PERP, SPOT, BotRun
 

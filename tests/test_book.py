@@ -7,7 +7,7 @@ from itertools import islice
 
 import pytest
 
-from arbitrage.book import OrderBook
+from arbitrage.marketdata.book import OrderBook
 
 
 def make_book() -> OrderBook:

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from arbitrage import book as book_module
-from arbitrage.book import DepthSync
+from arbitrage.marketdata import book as book_module
+from arbitrage.marketdata.book import DepthSync
 from arbitrage.models import DepthDiff, DepthSnapshot
 
 SPOT_SYM = "BTCUSDT"

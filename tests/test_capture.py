@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.check_capture import check_capture, main
-from arbitrage.capture import CaptureWriter, iter_capture
+from arbitrage.marketdata.capture import CaptureWriter, iter_capture
 
 NS0 = 1_723_161_254_000_000_000
 

@@ -13,9 +13,9 @@ from decimal import Decimal
 import pytest
 
 from app.report import trade_results
-from arbitrage.ledger import FUNDING
+from arbitrage.accounting.ledger import FUNDING
 from arbitrage.sim import LocalExchange
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import PERP
 from tests.test_app_watch import Bot

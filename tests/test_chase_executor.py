@@ -9,10 +9,10 @@ import dataclasses
 from decimal import Decimal as D
 
 from arbitrage.backtest.inline import InlineExecutor
-from arbitrage.chase_executor import ChaseExecutor, ChaseFeed, ChaseMarket
+from arbitrage.execution.chase import ChaseExecutor, ChaseFeed, ChaseMarket
 from arbitrage.exchanges.errors import CancelRejected, OrderNotFound, UnknownOutcome
 from arbitrage.exchanges.spot_amend_wire import Replaced
-from arbitrage.execution import PairExecutor, PairSpec
+from arbitrage.execution.pairs import PairExecutor, PairSpec
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
 from arbitrage.strategy.chase import ChaseSettings
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT

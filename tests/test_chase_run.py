@@ -11,7 +11,7 @@ import pytest
 from arbitrage import models
 from arbitrage.exchanges.errors import OrderNotFound
 from arbitrage.sim import LocalExchange
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import EASY, PERP, SPOT, BotRun
 

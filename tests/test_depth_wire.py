@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from arbitrage.capture import iter_capture
+from arbitrage.marketdata.capture import iter_capture
 from arbitrage.exchanges.depth_wire import decode_depth
 from arbitrage.models import DepthDiff
 from tests.conftest import CM_CAPTURE, SPOT_CAPTURE, needs_captures

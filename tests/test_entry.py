@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from arbitrage.book import OrderBook
+from arbitrage.marketdata.book import OrderBook
 from arbitrage.models import BUY, COINM, SELL, SPOT, SymbolRules
 from arbitrage.strategy.entry import (FIXED, FRONTIER, MAKER, TAKER, EntryParams, EntryPlan, FeeRates,
                                       Rejection, edge_problem, enter_below_fees_warning, floor_to_step,

@@ -7,16 +7,16 @@ import logging
 from decimal import Decimal as D
 from types import SimpleNamespace
 
-from arbitrage.accounting import Accounting
-from arbitrage.book import OrderBook
+from arbitrage.accounting.bookkeeping import Accounting
+from arbitrage.marketdata.book import OrderBook
 from arbitrage.config import load_settings
-from arbitrage.evaluation import Evaluation
+from arbitrage.engine.evaluation import Evaluation
 from arbitrage.models import CoinmAccount, MarginAsset, SpotAccount
 from arbitrage.strategy.engine import ENTERING, FLAT
 from arbitrage.strategy.exits import STOP, exit_reason
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT, compute_frontier
 from arbitrage.strategy.signals import ENTER_RULE, STOP_RULE, entry_window_rule, window_reason
-from arbitrage.trader import AccountUpdate, Trader
+from arbitrage.engine.trader import AccountUpdate, Trader
 from tests.test_entry import BTCUSD_PERP, BTCUSDT, FEES
 from tests.test_outside_fills import SentPairs
 

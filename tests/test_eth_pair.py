@@ -16,7 +16,7 @@ import pytest
 from app.summary import print_summary
 from arbitrage.sim import LocalExchange
 from arbitrage.strategy.frontier import BUY_SPOT
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import BotRun
 

@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 
 from arbitrage.exchanges.errors import OrderNotFound, Rejected, UnknownOutcome
-from arbitrage.execution import PairExecutor, PairSpec, client_id
+from arbitrage.execution.pairs import PairExecutor, PairSpec, client_id
 from arbitrage.models import (BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, Position,
                               SymbolRules)
-from arbitrage.orders import NOT_PLACED, REJECTED
+from arbitrage.execution.orders import NOT_PLACED, REJECTED
 
 D = Decimal
 SPOT_RULES = SymbolRules("BTCUSDT", SPOT, "TRADING", "BTC", "USDT", D("0.01"), D("0.01"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from arbitrage.sim import LocalExchange
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import EASY, PERP, SPOT, BotRun
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from arbitrage.accounting import Accounting
-from arbitrage.execution import PairResult, PairSpec
-from arbitrage.ledger import Balances
+from arbitrage.accounting.bookkeeping import Accounting
+from arbitrage.execution.pairs import PairResult, PairSpec
+from arbitrage.accounting.ledger import Balances
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState
-from arbitrage.orders import TrackedOrder
+from arbitrage.execution.orders import TrackedOrder
 from arbitrage.strategy.engine import Trade
 from arbitrage.strategy.frontier import BUY_SPOT
 from tests.test_entry import BTCUSD_PERP, BTCUSDT

@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from arbitrage.ledger import (
+from arbitrage.accounting.ledger import (
     Balances, FundingDedup, OrderFills, actual_btc, check_invariant, close_net_btc, funding_row,
     iso_utc, pair_row, usdt_fee_part, with_net_btc,
 )

@@ -3,7 +3,7 @@ check, and a state file that cannot be trusted."""
 from __future__ import annotations
 
 from arbitrage.sim import LocalExchange
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import EASY, BotRun
 from tests.test_app_watch import run_bot

@@ -23,7 +23,7 @@ from arbitrage.config import load_settings
 from arbitrage.sim import LocalExchange
 from arbitrage.sim.regimes import HeldRegimes
 from arbitrage.sim.synthetic import TICK_SEC
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import PERP, SPOT, BotRun
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from arbitrage.locks import FileLock, LockError, lock_all
+from arbitrage.persistence.locks import FileLock, LockError, lock_all
 
 
 def test_a_second_lock_on_the_same_file_fails_naming_the_holder(tmp_path):
@@ -27,7 +27,7 @@ def test_a_second_lock_on_the_same_file_fails_naming_the_holder(tmp_path):
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     # a child takes the lock and is SIGKILLed while holding it: the kernel drops the lock, and the
     # PID left in the file does not block anyone
-    code = ("import os, sys; from arbitrage.locks import FileLock; "
+    code = ("import os, sys; from arbitrage.persistence.locks import FileLock; "
             f"FileLock('TRADES_LOG', {str(tmp_path / 't.csv')!r}).acquire(); "
             "print('locked', flush=True); sys.stdin.read()")
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,

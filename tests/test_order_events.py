@@ -15,9 +15,9 @@ from arbitrage.exchanges.ws_api import NotConnected, _Pending
 from arbitrage.exchanges.ws_gateway import WsGateway
 from arbitrage.models import (BUY, COINM, ExecutionEvent, OrderRequest, PositionEvent,
                               UserStreamGap)
-from arbitrage.order_events import OrderEventHub
-from arbitrage.orders import TrackedOrder
-from arbitrage.pair_watch import PushedUpdates
+from arbitrage.execution.order_events import OrderEventHub
+from arbitrage.execution.orders import TrackedOrder
+from arbitrage.execution.pair_watch import PushedUpdates
 
 CID = "T1-p-e1"
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from arbitrage.models import COINM, OrderRequest, OrderState
-from arbitrage.orders import (
+from arbitrage.execution.orders import (
     NOT_PLACED, REJECTED, SUBMITTED, UNKNOWN, OrderTransitionError, TrackedOrder,
 )
 

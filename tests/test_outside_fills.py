@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from arbitrage.accounting import Accounting
+from arbitrage.accounting.bookkeeping import Accounting
 from arbitrage.config import load_settings
 from arbitrage.models import BUY, COINM, Fill
-from arbitrage.execution import PairResult
+from arbitrage.execution.pairs import PairResult
 from arbitrage.strategy.engine import EXITING, FLAT, HEDGED, Trade
-from arbitrage.tradelog import TradeLog, read_rows
+from arbitrage.accounting.tradelog import TradeLog, read_rows
 from arbitrage.strategy.frontier import BUY_SPOT
-from arbitrage.trader import Trader
+from arbitrage.engine.trader import Trader
 from tests.test_entry import BTCUSD_PERP, BTCUSDT, FEES
 
 
@@ -71,9 +71,9 @@ def test_only_the_fills_of_the_open_trade_count_when_both_come_in_one_sweep():
 def _exit_of_its_own(trader, order_id: int) -> PairResult:
     """The result of an exit whose COIN-M leg executed but whose trades never showed in time (the
     pair's row leaves the order out: `fills_missing`)."""
-    from arbitrage.execution import PairSpec
+    from arbitrage.execution.pairs import PairSpec
     from arbitrage.models import SELL, OrderRequest, OrderState
-    from arbitrage.orders import SUBMITTED, TrackedOrder
+    from arbitrage.execution.orders import SUBMITTED, TrackedOrder
     cid = "T2000-p-x1"
     req = OrderRequest(COINM, "BTCUSD_PERP", BUY, "MARKET", D(30), cid, reduce_only=True)
     sreq = OrderRequest("spot", "BTCUSDT", SELL, "MARKET", D("0.04995"), "T2000-s-x1")

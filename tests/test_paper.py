@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 from decimal import Decimal as D
 
-from arbitrage.book import OrderBook
-from arbitrage.execution import PairExecutor, PairSpec
+from arbitrage.marketdata.book import OrderBook
+from arbitrage.execution.pairs import PairExecutor, PairSpec
 from arbitrage.models import BUY, COINM, SELL, SPOT, OrderRequest
-from arbitrage.paper import PaperDesk
+from arbitrage.execution.paper import PaperDesk
 from arbitrage.strategy.entry import FeeRates
 from tests.test_entry import BTCUSD_PERP, BTCUSDT
 

@@ -19,11 +19,11 @@ from decimal import Decimal
 
 import pytest
 
-from arbitrage.ledger import check_invariant
+from arbitrage.accounting.ledger import check_invariant
 from arbitrage.models import BUY, SPOT as SPOT_MARKET, OrderRequest
 from arbitrage.sim import LocalExchange
-from arbitrage.state import StateStore
-from arbitrage.tradelog import read_rows
+from arbitrage.persistence.state import StateStore
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import SPOT
 from tests.test_app_watch import run_bot

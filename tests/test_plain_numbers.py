@@ -8,9 +8,9 @@ from decimal import Decimal as D
 from types import SimpleNamespace
 
 from arbitrage.bot import Bot
-from arbitrage.evaluation import Evaluation
+from arbitrage.engine.evaluation import Evaluation
 from arbitrage.logs import setup_logging
-from arbitrage.marketdata import MarketData
+from arbitrage.marketdata.view import MarketData
 from arbitrage.numbers import plain
 from tests.test_entry import BTCUSDT
 from tests.test_logs import restore_logging  # noqa: F401  (autouse: logging put back)

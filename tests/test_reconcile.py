@@ -7,9 +7,9 @@ from decimal import Decimal as D
 import pytest
 
 from arbitrage.models import BUY, COINM, SELL, SPOT, OrderRequest, OrderState
-from arbitrage.reconcile import (ADOPT, FRESH, HALT, RECOVER, RESUME, ExchangeView, is_ours,
+from arbitrage.persistence.reconcile import (ADOPT, FRESH, HALT, RECOVER, RESUME, ExchangeView, is_ours,
                                  reconcile, reserved_entry, reserved_legs)
-from arbitrage.state import EngineSnapshot
+from arbitrage.persistence.state import EngineSnapshot
 from arbitrage.strategy.engine import ENTERING, EXITING, FLAT, HALTED, HEDGED, Trade
 
 SPOT_SYM, CM_SYM = "BTCUSDT", "BTCUSD_PERP"

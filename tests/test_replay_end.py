@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 
-from arbitrage.ledger import iso_utc
+from arbitrage.accounting.ledger import iso_utc
 from tests.capture_maker import make_captures, split_capture
 from tests.conftest import REPO
 from tests.test_app_watch import run_bot

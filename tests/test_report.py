@@ -5,8 +5,8 @@ from decimal import Decimal as D
 from pathlib import Path
 
 from app.report import main, render, trade_results
-from arbitrage.ledger import LEGACY_COLUMNS, actual_btc, close_net_btc
-from arbitrage.tradelog import HEADER, read_rows
+from arbitrage.accounting.ledger import LEGACY_COLUMNS, actual_btc, close_net_btc
+from arbitrage.accounting.tradelog import HEADER, read_rows
 
 REPO = Path(__file__).resolve().parent.parent
 

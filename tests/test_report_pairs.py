@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from app.report import by_pair, render, trade_results
-from arbitrage.ledger import (LEGACY_COLUMNS, Balances, Pair, check_invariant, funding_row,
+from arbitrage.accounting.ledger import (LEGACY_COLUMNS, Balances, Pair, check_invariant, funding_row,
                               with_pair)
 from arbitrage.models import Income
-from arbitrage.tradelog import HEADER, TradeLog, TradeLogError, read_rows, row_key
+from arbitrage.accounting.tradelog import HEADER, TradeLog, TradeLogError, read_rows, row_key
 
 REPO = Path(__file__).resolve().parent.parent
 BTC = ",BTC,BTCUSDT,BTCUSD_PERP"

@@ -8,7 +8,7 @@ import pytest
 
 from app import plots
 from app.report import main
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "trades_log.csv.example"
 

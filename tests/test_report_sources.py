@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from app.report import render, trade_results
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.test_report import known
 
 

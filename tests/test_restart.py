@@ -12,9 +12,9 @@ import pytest
 from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.exchanges.http import BinanceHttp
-from arbitrage.ledger import Balances, check_invariant
+from arbitrage.accounting.ledger import Balances, check_invariant
 from arbitrage.sim import LocalExchange
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import EASY, PERP, SPOT
 from tests.test_app_watch import Bot

@@ -16,7 +16,7 @@ import pytest
 from arbitrage.exchanges.binance_coinm import CoinmClient
 from arbitrage.exchanges.binance_spot import SpotClient
 from arbitrage.sim import LocalExchange
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import EASY, PERP, SPOT, BotRun
 from tests.test_restart import Scenario

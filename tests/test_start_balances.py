@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from arbitrage.ledger import Balances
+from arbitrage.accounting.ledger import Balances
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, Income
 from arbitrage.start_balances import (Executions, StartNotSettled, balances_before,
                                       start_snapshot)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import arbitrage.state as state_mod
+import arbitrage.persistence.state as state_mod
 from arbitrage.models import COINM, SPOT, OrderRequest
-from arbitrage.state import (KEEP_IDS, EngineSnapshot, StateError, StateStore, decode, default_path,
+from arbitrage.persistence.state import (KEEP_IDS, EngineSnapshot, StateError, StateStore, decode, default_path,
                              encode)
 from arbitrage.strategy.engine import ENTERING, FLAT, HALTED, HEDGED, Trade
 

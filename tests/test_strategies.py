@@ -7,14 +7,14 @@ import logging
 from decimal import Decimal as D
 from types import SimpleNamespace
 
-from arbitrage.accounting import Accounting
+from arbitrage.accounting.bookkeeping import Accounting
 from arbitrage.config import load_settings
 from arbitrage.models import CoinmAccount, FundingSettlement, MarginAsset, MarkPrice, SpotAccount
-from arbitrage.state import EngineSnapshot, decode, encode
+from arbitrage.persistence.state import EngineSnapshot, decode, encode
 from arbitrage.strategy.engine import ENTERING, FLAT, HEDGED, Trade
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 from arbitrage.strategy.strategies import resume_problem
-from arbitrage.trader import AccountUpdate, Trader
+from arbitrage.engine.trader import AccountUpdate, Trader
 from arbitrage.strategy.entry import FeeRates
 from tests.test_entry import BTCUSD_PERP, BTCUSDT
 from tests.test_entry_window import _evaluation, _market

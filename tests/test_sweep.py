@@ -1,11 +1,11 @@
-"""The sweep's cut (arbitrage/sweep.py): which executions no ledger row holds are booked now, and
+"""The sweep's cut (arbitrage/accounting/sweep.py): which executions no ledger row holds are booked now, and
 how far the cursor moves."""
 from __future__ import annotations
 
 from decimal import Decimal as D
 
 from arbitrage.models import BUY, COINM, SPOT, Fill
-from arbitrage.sweep import LAG_MS, MAX_WINDOWS, SPOT_SPAN_MS, cut, windows
+from arbitrage.accounting.sweep import LAG_MS, MAX_WINDOWS, SPOT_SPAN_MS, cut, windows
 
 
 def fill(market: str, order_id: int, time_ms: int) -> Fill:

@@ -1,12 +1,12 @@
-"""When the ws path may skip a sweep of executions (arbitrage/sweep_cadence.py): only while pushed
+"""When the ws path may skip a sweep of executions (arbitrage/accounting/sweep_cadence.py): only while pushed
 news covers the account and names no execution outside the bot's pairs; pure, no network."""
 from __future__ import annotations
 
 from decimal import Decimal
 
 from arbitrage.models import PositionEvent
-from arbitrage.order_events import OrderEventHub
-from arbitrage.sweep_cadence import BACKSTOP_S, SweepCadence, sweep_due
+from arbitrage.execution.order_events import OrderEventHub
+from arbitrage.accounting.sweep_cadence import BACKSTOP_S, SweepCadence, sweep_due
 from tests.test_order_events import execution
 
 

@@ -8,7 +8,7 @@ from arbitrage.models import BUY, SELL
 from arbitrage.strategy.engine import FLAT
 from arbitrage.strategy.entry import FRONTIER, TAKER, EntryPlan
 from arbitrage.strategy.frontier import BUY_SPOT
-from arbitrage.trader import ENTRY_IDS_KEPT
+from arbitrage.engine.trader import ENTRY_IDS_KEPT
 from tests.test_outside_fills import hedged_trader
 
 

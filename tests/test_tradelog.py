@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from arbitrage.ledger import DEFAULT_PAIR, COLUMNS, LedgerRow, actual_btc, funding_row, iso_utc, with_pair
+from arbitrage.accounting.ledger import DEFAULT_PAIR, COLUMNS, LedgerRow, actual_btc, funding_row, iso_utc, with_pair
 from arbitrage.models import Income
-from arbitrage.tradelog import HEADER, TradeLog, TradeLogError, format_line, read_rows, row_key
+from arbitrage.accounting.tradelog import HEADER, TradeLog, TradeLogError, format_line, read_rows, row_key
 from tests.test_ledger import example_rows
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -21,7 +21,7 @@ from app.main import connect
 from arbitrage.config import load_settings
 from arbitrage.models import BUY, COINM, SELL, SPOT as SPOT_MARKET, OrderRequest
 from arbitrage.sim import LocalExchange
-from arbitrage.state import StateStore
+from arbitrage.persistence.state import StateStore
 from arbitrage.strategy.engine import ENTERING
 from arbitrage.venues import VenueUrls
 from tests.conftest import wait_for

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from arbitrage.models import COINM, SPOT as SPOT_MARKET
-from arbitrage.pair_watch import PushedUpdates
+from arbitrage.execution.pair_watch import PushedUpdates
 from arbitrage.sim import LocalExchange
 from tests.conftest import wait_for
 from tests.harness import EASY, BotRun

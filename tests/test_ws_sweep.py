@@ -1,4 +1,4 @@
-"""The ws path's sweeps (arbitrage/sweep_cadence.py) on the local exchange with the real bot: while
+"""The ws path's sweeps (arbitrage/accounting/sweep_cadence.py) on the local exchange with the real bot: while
 both user streams are live and quiet about anything but the bot's own orders, the account fetch
 after each pair skips the trade lists (weight 20 + 20); an execution outside the bot's pairs (an
 ADL) is swept at once; the ledger reproduces the exchange exactly either way."""
@@ -8,8 +8,8 @@ import pytest
 
 from arbitrage.models import COINM
 from arbitrage.sim import LocalExchange
-from arbitrage.sweep_cadence import BACKSTOP_S
-from arbitrage.tradelog import read_rows
+from arbitrage.accounting.sweep_cadence import BACKSTOP_S
+from arbitrage.accounting.tradelog import read_rows
 from tests.conftest import wait_for
 from tests.harness import EASY, PERP, BotRun
 from tests.test_ws_exec import HOLD, WS, _exact

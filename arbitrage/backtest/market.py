@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 import orjson
 
-from arbitrage.capture import iter_capture
+from arbitrage.marketdata.capture import iter_capture
 from arbitrage.sim.market import DEPTH, MARK, TICKER, Market
 from arbitrage.sim.recorded import Recorded
 from arbitrage.sim.replay import ReplaySource

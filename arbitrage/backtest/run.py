@@ -30,7 +30,7 @@ from arbitrage.sim.funding_file import FundingFile, read_funding_file
 from arbitrage.sim.market import DEPTH, MARK, TICKER, use_time_source
 from arbitrage.sim.replay import ReplaySource
 from arbitrage.sim.symbols import SYMBOLS
-from arbitrage.trader import PairDone
+from arbitrage.engine.trader import PairDone
 from arbitrage.venues import VenueUrls
 
 log = logging.getLogger("arbitrage.backtest")

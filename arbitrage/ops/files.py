@@ -2,7 +2,7 @@
 
 No fsync: a status or control file lost in a power cut is rewritten within a second (status) or
 re-issued by the operator (control); what must survive a crash is the engine state file, which
-has its own fsynced writer (arbitrage/state.py)."""
+has its own fsynced writer (arbitrage/persistence/state.py)."""
 from __future__ import annotations
 
 import json

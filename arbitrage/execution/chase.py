@@ -22,13 +22,13 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from arbitrage.exchanges.errors import BinanceError, Rejected
-from arbitrage.execution import PairExecutor, PairResult, PairSpec, client_id
+from arbitrage.execution.pairs import PairExecutor, PairResult, PairSpec, client_id
 from arbitrage.models import BUY, COINM, SPOT, OrderRequest
 from arbitrage.numbers import plain
-from arbitrage.orders import REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
+from arbitrage.execution.orders import REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
 from arbitrage.strategy.chase import (AMEND_QTY, GIVE_UP, REPLACE, ChaseSettings, RestingOrder,
                                       decide_chase)
-from arbitrage.race_executor import RaceRunner
+from arbitrage.execution.race import RaceRunner
 from arbitrage.strategy.hedge_fill import hedge_for_fill
 
 log = logging.getLogger("arbitrage.chase")
@@ -101,7 +101,7 @@ class ChaseExecutor:
     def __init__(self, pairs: PairExecutor, feed: ChaseFeed, settings: ChaseSettings,
                  pair_timeout_s: float, race: bool = False) -> None:
         """`race` (CHASE_HEDGE=race): no market hedge per fill; once the chase ends, the filled
-        spot is hedged by a race (race_executor.py)."""
+        spot is hedged by a race (race.py)."""
         self.pairs = pairs
         self.race = RaceRunner(pairs, feed, pair_timeout_s * CHASE_LIFE_TIMEOUTS) if race else None
         self.feed = feed

@@ -14,14 +14,14 @@ import logging
 from decimal import Decimal
 from typing import Callable
 
-from arbitrage.execution import PairResult
-from arbitrage.ledger import (Balances, FundingDedup, Invariant, LedgerRow, OrderFills, Pair,
+from arbitrage.execution.pairs import PairResult
+from arbitrage.accounting.ledger import (Balances, FundingDedup, Invariant, LedgerRow, OrderFills, Pair,
                               check_invariant, funding_row, pair_row, with_net_btc, with_pair)
 from arbitrage.models import COINM, SPOT, Income, SymbolRules
 from arbitrage.strategy.engine import Trade
 from arbitrage.strategy.frontier import BUY_SPOT
-from arbitrage.sweep import OVERLAP_MS, cut
-from arbitrage.tradelog import TradeLog, read_rows, row_key
+from arbitrage.accounting.sweep import OVERLAP_MS, cut
+from arbitrage.accounting.tradelog import TradeLog, read_rows, row_key
 
 log = logging.getLogger("arbitrage.accounting")
 
@@ -48,7 +48,7 @@ class Accounting:
         # (market, order id) of every execution booked: the ledger's rows say which orders they hold
         self.booked: set[tuple[str, str]] = set()
         self.last_booked_ms = 0                   # the newest execution in the file before this run
-        # the sweep of executions nobody booked (arbitrage/sweep.py): from this run's start, or
+        # the sweep of executions nobody booked (arbitrage/accounting/sweep.py): from this run's start, or
         # from the cursor the state file saved (restore_sweep)
         self.sweep_floor_ms = self.sweep_cursor_ms = start_ms
         # (market, order id) -> trade id of every order this run's pairs sent: a sweep that finds

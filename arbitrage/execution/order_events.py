@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from arbitrage.models import BalanceEvent, ExecutionEvent, PositionEvent, UserStreamGap
-from arbitrage.sweep_cadence import BOT_ORDER
+from arbitrage.accounting.sweep_cadence import BOT_ORDER
 
 log = logging.getLogger("arbitrage.order_events")
 

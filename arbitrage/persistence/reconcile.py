@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from arbitrage.execution import client_id
+from arbitrage.execution.pairs import client_id
 from arbitrage.models import BUY, COINM, SELL, SPOT, OrderRequest, OrderState
-from arbitrage.state import EngineSnapshot
+from arbitrage.persistence.state import EngineSnapshot
 from arbitrage.strategy.engine import ENTERING, EXITING, FLAT, HALTED, HEDGED, Trade
 from arbitrage.strategy.frontier import BUY_SPOT, SELL_SPOT
 

@@ -16,7 +16,7 @@ from arbitrage.exchanges.user_streams import CoinmUserStream, SpotUserStream
 from arbitrage.exchanges.ws_api import WsApiConnection
 from arbitrage.exchanges.ws_gateway import WsGateway
 from arbitrage.models import UserStreamGap
-from arbitrage.order_events import OrderEventHub
+from arbitrage.execution.order_events import OrderEventHub
 from arbitrage.venues import VenueUrls, ws_api_urls_for
 
 log = logging.getLogger("arbitrage.ws_lanes")

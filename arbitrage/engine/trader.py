@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
-from arbitrage.accounting import Accounting
-from arbitrage.chase_executor import ChaseMarket
+from arbitrage.accounting.bookkeeping import Accounting
+from arbitrage.execution.chase import ChaseMarket
 from arbitrage.clock import WALL, Clock
-from arbitrage.execution import PairExecutor, PairResult, PairSpec, client_id, floor_to
+from arbitrage.execution.pairs import PairExecutor, PairResult, PairSpec, client_id, floor_to
 from arbitrage.models import BUY, COINM, SELL, SPOT, CoinmAccount, OrderRequest, SpotAccount, SymbolRules
 from arbitrage.numbers import plain
 from arbitrage.strategy.engine import (ENTERING, ENTRY_FLAT, ENTRY_HEDGED, ENTRY_SENT, EXIT_FLAT,
@@ -33,8 +33,8 @@ from arbitrage.strategy.frontier import BUY_SPOT
 from arbitrage.strategy.risk import (AccountLimits, AccountView, account_blocks, funding_notice,
                                      persistence_blocks)
 from arbitrage.strategy.strategies import SCALP, Intent, make_strategy
-from arbitrage.state import EngineSnapshot, StateStore
-from arbitrage.sweep import CLOCK_MARGIN_MS
+from arbitrage.persistence.state import EngineSnapshot, StateStore
+from arbitrage.accounting.sweep import CLOCK_MARGIN_MS
 
 log = logging.getLogger("arbitrage.trader")
 
@@ -124,7 +124,7 @@ class Trader:
         # local time the pair in flight started (its executions are booked with its result, not
         # by a sweep); 0 after a restart recovers one: its start is unknown, every execution waits
         self.pair_started_ms = 0
-        self.chase = None        # EXECUTION_MODE=chase: the chase executor (chase_executor.py)
+        self.chase = None        # EXECUTION_MODE=chase: the chase executor (execution/chase.py)
 
     # -- events -----------------------------------------------------------------------------
     def on_evaluation(self, evaluation, market, now_ms: int) -> None:

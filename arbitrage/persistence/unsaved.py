@@ -12,8 +12,8 @@ import logging
 import os
 from pathlib import Path
 
-from arbitrage.state import encode
-from arbitrage.tradelog import HEADER, TradeLog, format_line
+from arbitrage.persistence.state import encode
+from arbitrage.accounting.tradelog import HEADER, TradeLog, format_line
 
 log = logging.getLogger("arbitrage.unsaved")
 

@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
-from arbitrage.book import DepthSync
-from arbitrage.bookcheck import TickerCheck
+from arbitrage.marketdata.book import DepthSync
+from arbitrage.marketdata.bookcheck import TickerCheck
 from arbitrage.models import BookTicker, DepthDiff, MarkPrice, SnapshotResult, StreamStatus
 from arbitrage.strategy.risk import FeedState
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from arbitrage.marketdata import MarketData
+from arbitrage.marketdata.view import MarketData
 from arbitrage.models import Level
 from arbitrage.strategy.frontier import (BUY_SPOT, SELL_SPOT, Frontier, below_threshold,
                                          compute_frontier)

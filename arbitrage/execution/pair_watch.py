@@ -11,8 +11,8 @@ or a short wake-up to look at the streams' health came first).
 from __future__ import annotations
 
 from arbitrage.clock import Clock
-from arbitrage.order_events import OrderEventHub
-from arbitrage.orders import TrackedOrder
+from arbitrage.execution.order_events import OrderEventHub
+from arbitrage.execution.orders import TrackedOrder
 
 SEEN_KEPT = 500
 

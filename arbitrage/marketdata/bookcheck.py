@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from arbitrage.book import DepthSync
+from arbitrage.marketdata.book import DepthSync
 from arbitrage.models import BookTicker
 
 SHOW = 5              # mismatch descriptions kept for display

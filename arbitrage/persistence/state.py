@@ -75,7 +75,7 @@ class EngineSnapshot:
     # tells a restart which client ids to look for when the entry's own record never got written
     next_trade_id: str | None = None
     # executions (spot and COIN-M, exchange time) before it are all in the ledger: a restart's
-    # sweep of myTrades / userTrades starts here (arbitrage/sweep.py)
+    # sweep of myTrades / userTrades starts here (arbitrage/accounting/sweep.py)
     trades_cursor_ms: int | None = None
     strategy: str = "scalp"                        # STRATEGY that wrote it: a trade resumes under it
     extra: dict = field(default_factory=dict)     # future fields; plain JSON values on load

@@ -1,5 +1,5 @@
 """When a sweep of executions (spot myTrades + COIN-M userTrades, weight 20 each, arbitrage/
-sweep.py) is worth its weight.
+accounting/sweep.py) is worth its weight.
 
 On the REST path, and whenever the user data streams cannot vouch for the account, every account
 fetch and every exit sweeps, as before. On the ws path with both user streams live and no gap
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 BACKSTOP_S = 60.0
-# the bot's client order ids (arbitrage/execution.py client_id): `<T ms>-<s|p>-<step><n>`
+# the bot's client order ids (arbitrage/execution/pairs.py client_id): `<T ms>-<s|p>-<step><n>`
 BOT_ORDER = re.compile(r"T\d+-[sp]-[a-z]\d+")
 
 

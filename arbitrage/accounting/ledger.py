@@ -26,7 +26,7 @@ from typing import Iterable, Mapping, NamedTuple
 from arbitrage.models import BUY, COINM, SPOT, CoinmAccount, Fill, Income, SpotAccount
 from arbitrage.numbers import plain  # noqa: F401  (the CSV's and the logs' one rule; re-exported)
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("arbitrage.ledger")   # the name it had before the move to accounting/
 
 ZERO = Decimal(0)
 Q8 = Decimal("0.00000001")

@@ -23,9 +23,9 @@ from arbitrage.exchanges.errors import (BadResponse, BinanceError, CancelRejecte
                                         RateLimited, Rejected, UnknownOutcome)
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, OrderRequest, OrderState, SymbolRules
 from arbitrage.numbers import plain
-from arbitrage.orders import NOT_PLACED, OPEN, REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
-from arbitrage.pair_watch import PolledUpdates
-from arbitrage.paper import PaperDesk
+from arbitrage.execution.orders import NOT_PLACED, OPEN, REJECTED, SUBMITTED, UNKNOWN, TrackedOrder
+from arbitrage.execution.pair_watch import PolledUpdates
+from arbitrage.execution.paper import PaperDesk
 
 log = logging.getLogger("arbitrage.execution")
 

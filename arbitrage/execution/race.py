@@ -17,10 +17,10 @@ from collections import Counter
 from decimal import ROUND_DOWN, Decimal
 
 from arbitrage.exchanges.errors import BinanceError
-from arbitrage.execution import PairExecutor, PairResult, client_id
+from arbitrage.execution.pairs import PairExecutor, PairResult, client_id
 from arbitrage.models import BUY, COINM, SELL, SPOT, OrderRequest
 from arbitrage.numbers import plain
-from arbitrage.orders import TrackedOrder
+from arbitrage.execution.orders import TrackedOrder
 from arbitrage.strategy.entry import price_on_tick
 from arbitrage.strategy.race_exit import (CANCEL_HEDGE, CANCEL_WAY_BACK, CLOSE_EXCESS, DONE,
                                           LOWER_WAY_BACK, RaceState, contracts_for, decide_race,

@@ -4,7 +4,7 @@ A write that fails (read-only file or folder, disk full, ...) must not lose the 
 in memory and is written, in order, on the next append or `retry()`; `error` says why meanwhile
 (the engine takes no new entry while it is set, an open trade is still managed). The failure is
 logged once per streak (file name, rows waiting) and the recovery once. Rows still waiting when
-the program ends go to a fallback file (arbitrage/unsaved.py).
+the program ends go to a fallback file (arbitrage/persistence/unsaved.py).
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from collections import deque
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from arbitrage.ledger import (COLUMNS, DECIMAL_COLUMNS, FUNDING, LEGACY_COLUMNS, LedgerRow, iso_utc,
+from arbitrage.accounting.ledger import (COLUMNS, DECIMAL_COLUMNS, FUNDING, LEGACY_COLUMNS, LedgerRow, iso_utc,
                               plain)
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("arbitrage.tradelog")   # the name it had before the move to accounting/
 
 HEADER = ",".join(COLUMNS)
 MAX_PENDING = 100_000           # rows waiting in memory; far more than days of trading produce

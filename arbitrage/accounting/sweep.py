@@ -1,6 +1,6 @@
 """Executions on the account that no pair of the bot booked (a liquidation, an ADL, a trade made by
 hand, a leg whose trades never showed): which of a sweep's executions to book now, and how far the
-sweep may move on. Pure; the booking itself is accounting.py's.
+sweep may move on. Pure; the booking itself is bookkeeping.py's.
 
 The ledger is the record of what is booked: every row carries its exchange order ids, so an
 execution is booked iff its (market, order id) is in the ledger. The sweep (spot myTrades and
