@@ -33,7 +33,7 @@ from arbitrage.logs import setup_logging
 from arbitrage.models import SPOT, SymbolRules
 from arbitrage.persistence.reconcile import ExchangeView, reconcile, reserved_legs
 from arbitrage.setting_names import misspelt_settings
-from arbitrage.start_balances import StartNotSettled, pair_executions, start_snapshot
+from arbitrage.accounting.start_balances import StartNotSettled, pair_executions, start_snapshot
 from arbitrage.persistence.state import StateError, StateStore
 from arbitrage.accounting.tradelog import TradeLog, TradeLogError
 from arbitrage.persistence.unsaved import keep_unsaved
@@ -306,7 +306,7 @@ def _starting_point(settings: Settings, spot: SpotClient, coinm: CoinmClient,
                         orders, position.amount, spot_account.total(spot_rules.base_asset))
     decision = reconcile(snapshot, view, settings.adopt)
     # the balances at start_ms, whatever the orders left resting by a kill do meanwhile: the
-    # invariant counts the executions at or after it (arbitrage/start_balances.py)
+    # invariant counts the executions at or after it (arbitrage/accounting/start_balances.py)
     start_ms, balances = start_snapshot(
         spot.server_time, pair_executions(spot, coinm, spot_rules.symbol, perp_rules.symbol),
         lambda: Balances.from_accounts(spot.account(), coinm.account(), spot_rules.base_asset,

@@ -17,7 +17,7 @@ PACKAGES = ["execution", "accounting", "persistence", "marketdata", "engine"]
 OLD_MODULES = ["chase_executor", "race_executor", "orders", "order_events", "pair_watch", "paper",
                "ws_lanes", "ledger", "tradelog", "sweep", "sweep_cadence", "unsaved", "state",
                "reconcile", "locks", "book", "bookcheck", "capture", "trader", "evaluation",
-               "queueing"]
+               "queueing", "start_balances"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

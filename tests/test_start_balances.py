@@ -1,4 +1,4 @@
-"""The start balances as of start_ms (arbitrage/start_balances.py), with scripted reads."""
+"""The start balances as of start_ms (arbitrage/accounting/start_balances.py), with scripted reads."""
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -7,8 +7,8 @@ import pytest
 
 from arbitrage.accounting.ledger import Balances
 from arbitrage.models import BUY, COINM, SELL, SPOT, Fill, Income
-from arbitrage.start_balances import (Executions, StartNotSettled, balances_before,
-                                      start_snapshot)
+from arbitrage.accounting.start_balances import (Executions, StartNotSettled, balances_before,
+                                                 start_snapshot)
 
 START = 1_000_000
 SPOT_BUY = Fill(SPOT, "BTCUSDT", 11, 1, BUY, D(60000), D("0.05"), D(3000), D("0.00005"), "BTC",
