@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from arbitrage.accounting.ledger import (CLOSE, DEFAULT_PAIR, FUNDING, OPEN, ZERO, LedgerRow, Pair, close_net_btc,
-                              iso_utc)
+                                         iso_utc)
 from arbitrage.accounting.tradelog import TradeLogError, read_rows
 
 BPS = Decimal(10_000)

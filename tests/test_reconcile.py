@@ -8,7 +8,7 @@ import pytest
 
 from arbitrage.models import BUY, COINM, SELL, SPOT, OrderRequest, OrderState
 from arbitrage.persistence.reconcile import (ADOPT, FRESH, HALT, RECOVER, RESUME, ExchangeView, is_ours,
-                                 reconcile, reserved_entry, reserved_legs)
+                                             reconcile, reserved_entry, reserved_legs)
 from arbitrage.persistence.state import EngineSnapshot
 from arbitrage.strategy.engine import ENTERING, EXITING, FLAT, HALTED, HEDGED, Trade
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.report import by_pair, render, trade_results
 from arbitrage.accounting.ledger import (LEGACY_COLUMNS, Balances, Pair, check_invariant, funding_row,
-                              with_pair)
+                                         with_pair)
 from arbitrage.models import Income
 from arbitrage.accounting.tradelog import HEADER, TradeLog, TradeLogError, read_rows, row_key
 

@@ -13,7 +13,7 @@ import pytest
 import arbitrage.persistence.state as state_mod
 from arbitrage.models import COINM, SPOT, OrderRequest
 from arbitrage.persistence.state import (KEEP_IDS, EngineSnapshot, StateError, StateStore, decode, default_path,
-                             encode)
+                                         encode)
 from arbitrage.strategy.engine import ENTERING, FLAT, HALTED, HEDGED, Trade
 
 SPOT_SYM, CM_SYM = "BTCUSDT", "BTCUSD_PERP"

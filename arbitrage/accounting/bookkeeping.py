@@ -16,7 +16,7 @@ from typing import Callable
 
 from arbitrage.execution.pairs import PairResult
 from arbitrage.accounting.ledger import (Balances, FundingDedup, Invariant, LedgerRow, OrderFills, Pair,
-                              check_invariant, funding_row, pair_row, with_net_btc, with_pair)
+                                         check_invariant, funding_row, pair_row, with_net_btc, with_pair)
 from arbitrage.models import COINM, SPOT, Income, SymbolRules
 from arbitrage.strategy.engine import Trade
 from arbitrage.strategy.frontier import BUY_SPOT

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from arbitrage.accounting.ledger import (COLUMNS, DECIMAL_COLUMNS, FUNDING, LEGACY_COLUMNS, LedgerRow, iso_utc,
-                              plain)
+                                         plain)
 
 log = logging.getLogger("arbitrage.tradelog")   # the name it had before the move to accounting/
 
