@@ -23,6 +23,7 @@ from arbitrage.config import load_settings
 from arbitrage.accounting.ledger import check_invariant, plain
 from arbitrage.logs import setup_logging
 from arbitrage.sim import LocalExchange
+from arbitrage.sim.chaos import FaultPlan
 from arbitrage.accounting.tradelog import read_rows
 from arbitrage.venues import VenueUrls
 
@@ -60,9 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.order_transport == "ws" and args.faults == DEFAULT_FAULTS:
         args.faults = f"{DEFAULT_FAULTS},{WS_FAULTS}"
+    # --seed seeds the plan too, unless the plan names its own
+    plan = args.faults if "seed=" in args.faults else f"{args.faults},seed={args.seed}"
+    try:
+        FaultPlan.parse(plan)
+    except ValueError as exc:                    # a bad plan: one line, exit 2, no traceback
+        print(f"error: --faults: {exc}", file=sys.stderr)
+        return 2
     work = Path(tempfile.mkdtemp(prefix="chaos-"))
-    ex = LocalExchange(source="synthetic", seed=args.seed,
-                       faults=f"{args.faults},seed={args.seed}",
+    ex = LocalExchange(source="synthetic", seed=args.seed, faults=plan,
                        queue_model="risk_averse" if args.execution_mode == "chase" else "none").start()
     env = {"SPOT_KEY": ex.api_key, "SPOT_SECRET": ex.api_secret,
            "DAPI_KEY": ex.api_key, "DAPI_SECRET": ex.api_secret}
