@@ -18,6 +18,9 @@ Grammar: comma-separated `key=value`, each key at most once, all optional:
                   page, the payload without a field, or with an unexpected extra field
   reduce=N        every ~N s a non-zero COIN-M position is force-reduced by 1-3 contracts (a
                   liquidation or ADL), with its order, userTrade and income rows
+  reject=N        every ~N s the next order (spot or COIN-M) is refused (-2010)
+  partial=N       every ~N s the next order fills only half
+  unknown=N       every ~N s the next REST order executes but is answered 503 (outcome unknown)
   wslost=N        every ~N s the next WebSocket API order (spot or COIN-M) executes unanswered
   wslate=N:S      every ~N s the next WebSocket API order executes at once, its answer S s late
   udsdrop=N       every ~N s every connection carrying user data is closed
