@@ -196,24 +196,13 @@ def _short_funding(text: str) -> str:
 
 
 def trade_nets(rows) -> dict[str, Decimal]:
-    """Each entry's result in BTC: a closed trade's `net_btc`; an entry that never closed (both
-    legs rescued away, e.g. a maker pair with one leg filled) its flows the same way, the USDT
-    at its last spot price — a rescue's loss is part of what a setting costs."""
-    from arbitrage.accounting.ledger import close_net_btc
+    """Each entry's result in BTC (app/report.py's trade results): a closed trade's `net_btc`; an
+    entry undone by rescues, its flows the same way — a rescue's loss is part of what a setting
+    costs. The backtest closes what is open at its end, so every trade has ended."""
+    from app.report import trade_results
 
-    by_trade: dict[str, list] = {}
-    for r in rows:
-        if r.trade_id:
-            by_trade.setdefault(r.trade_id, []).append(r)
-    nets = {}
-    for trade_id, trade_rows in by_trade.items():
-        close = next((r for r in trade_rows if r.event == "close" and r.net_btc is not None), None)
-        if close is not None:
-            nets[trade_id] = close.net_btc
-            continue
-        prices = [r.spot_vwap for r in trade_rows if r.spot_vwap]
-        nets[trade_id] = close_net_btc(trade_rows, prices[-1] if prices else Decimal(1))
-    return nets
+    trades, _ = trade_results(rows, open_trades=())
+    return {t.trade_id: t.net_btc for t in trades if t.net_btc is not None}
 
 
 def _plain(value: Decimal) -> str:

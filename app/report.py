@@ -21,6 +21,7 @@ added. Rows of an 18-column file have no pair and are read as BTCUSDT / BTCUSD_P
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +52,7 @@ class TradeResult:
     funding_btc: Decimal
     net_btc: Decimal | None
     net_usdt: Decimal | None
+    rescued_away: bool = False    # ended with no close row: the entry's legs undone by rescues
 
     @property
     def closed(self) -> bool:
@@ -91,10 +93,13 @@ def _basis_bps(row: LedgerRow | None) -> Decimal | None:
     return (row.perp_vwap - row.spot_vwap) / row.spot_vwap * BPS
 
 
-def _result(trade_id: str, rows: list[LedgerRow]) -> TradeResult:
+def _result(trade_id: str, rows: list[LedgerRow], ended: bool = False) -> TradeResult:
+    """`ended`: the trade is over although it has no close row (see trade_results)."""
     pair_rows = [r for r in rows if r.event != FUNDING]
     first = next((r for r in pair_rows if r.event == OPEN), pair_rows[0] if pair_rows else rows[0])
     close = next((r for r in reversed(pair_rows) if r.event == CLOSE), None)
+    if close is None and ended:
+        return _rescued_away(trade_id, rows, pair_rows or rows, first)
     direction = _direction(first)
     edge = None
     entry_basis, exit_basis = _basis_bps(first), _basis_bps(close)
@@ -116,8 +121,32 @@ def _result(trade_id: str, rows: list[LedgerRow]) -> TradeResult:
         net_usdt=(net * close.spot_vwap).quantize(CENT) if net is not None and close else None)
 
 
-def trade_results(rows: list[LedgerRow]) -> tuple[list[TradeResult], Decimal]:
-    """The trades in order of their first row, and the funding booked outside any trade."""
+def _rescued_away(trade_id: str, rows: list[LedgerRow], pair_rows: list[LedgerRow],
+                  first: LedgerRow) -> TradeResult:
+    """An entry undone by its rescues (e.g. a maker pair with one leg filled): it ends at its last
+    row, its result is its flows like a close's (the USDT at its last spot price): a rescue's
+    loss is part of what the strategy made."""
+    prices = [r.spot_vwap for r in pair_rows if r.spot_vwap]
+    # no spot fill at all (only the perp leg filled, then was closed): no USDT to convert
+    net = close_net_btc(rows, prices[-1] if prices else Decimal(1))
+    return TradeResult(
+        trade_id=trade_id, direction=_direction(first), opened_ms=first.ts_ms,
+        closed_ms=pair_rows[-1].ts_ms, q_btc=first.Q_btc, contracts=first.N_cntr,
+        entry_spot=first.spot_vwap, entry_perp=first.perp_vwap, exit_spot=None, exit_perp=None,
+        edge_bps=None,
+        fees_btc=sum(((r.fee_btc_spot or ZERO) + (r.fee_btc_cm or ZERO) for r in pair_rows), ZERO),
+        funding_btc=sum((r.income_btc or ZERO for r in rows if r.event == FUNDING), ZERO),
+        net_btc=net, net_usdt=(net * prices[-1]).quantize(CENT) if prices else None,
+        rescued_away=True)
+
+
+def trade_results(rows: list[LedgerRow], open_trades: Iterable[str] | None = None
+                  ) -> tuple[list[TradeResult], Decimal]:
+    """The trades in order of their first row, and the funding booked outside any trade.
+
+    A pair holds one trade at a time, so a trade with no close row that another trade of its pair
+    follows has ended: its entry was undone by rescues. So has every trade the bot says is not
+    open (`open_trades`, when the caller knows; None: only the rule above applies)."""
     by_trade: dict[str, list[LedgerRow]] = {}
     loose_funding = ZERO
     for r in sorted(rows, key=lambda r: r.ts_ms):
@@ -125,7 +154,16 @@ def trade_results(rows: list[LedgerRow]) -> tuple[list[TradeResult], Decimal]:
             by_trade.setdefault(r.trade_id, []).append(r)
         elif r.event == FUNDING:
             loose_funding += r.income_btc or ZERO
-    return [_result(t, rs) for t, rs in by_trade.items()], loose_funding
+    last_of_pair: dict = {}
+    for trade_id, trade_rows in by_trade.items():       # in order of first row: the last wins
+        last_of_pair[trade_rows[0].pair] = trade_id
+    still_open = None if open_trades is None else set(open_trades)
+    results = []
+    for trade_id, trade_rows in by_trade.items():
+        followed = last_of_pair[trade_rows[0].pair] != trade_id
+        results.append(_result(trade_id, trade_rows, ended=followed or (
+            still_open is not None and trade_id not in still_open)))
+    return results, loose_funding
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -157,20 +195,22 @@ def by_pair(rows: list[LedgerRow]) -> dict[Pair, list[LedgerRow]]:
     return groups
 
 
-def render(rows: list[LedgerRow]) -> str:
-    """Both tables and the totals of each pair; every line fits a 100-column terminal."""
+def render(rows: list[LedgerRow], open_trades: Iterable[str] | None = None) -> str:
+    """Both tables and the totals of each pair; every line fits a 100-column terminal.
+    `open_trades`: the trades the bot holds now, when the caller knows (see trade_results)."""
     groups = by_pair(rows)
     if len(groups) <= 1:
         pair = next(iter(groups), None)
-        return render_pair(rows, pair.base_asset if pair else "BTC")
-    parts = [f"=== {pair}: amounts in {pair.base_asset} ===\n{render_pair(group, pair.base_asset)}"
+        return render_pair(rows, pair.base_asset if pair else "BTC", open_trades)
+    parts = [f"=== {pair}: amounts in {pair.base_asset} ===\n"
+             f"{render_pair(group, pair.base_asset, open_trades)}"
              for pair, group in groups.items()]
     return "\n\n".join(parts)
 
 
-def render_pair(rows: list[LedgerRow], base: str) -> str:
+def render_pair(rows: list[LedgerRow], base: str, open_trades: Iterable[str] | None = None) -> str:
     """One pair's tables and totals, amounts in its base coin `base`."""
-    trades, loose_funding = trade_results(rows)
+    trades, loose_funding = trade_results(rows, open_trades)
     if not trades:
         text = "no trades in the log"
         return text + (f"; funding outside trades {_n(loose_funding)} {base}" if loose_funding else "")
@@ -215,8 +255,11 @@ def _apr(pct: Decimal | None) -> str:
 def _totals(trades: list[TradeResult], loose_funding: Decimal, base: str = "BTC") -> list[str]:
     closed = [t for t in trades if t.closed]
     still_open = len(trades) - len(closed)
-    head = (f"totals over {len(closed)} closed trade{'' if len(closed) == 1 else 's'}"
-            + (f" ({still_open} still open)" if still_open else ""))
+    away = sum(1 for t in closed if t.rescued_away)
+    ended = (f"totals over {len(closed)} ended trades ({len(closed) - away} closed, {away} "
+             f"entr{'y' if away == 1 else 'ies'} undone by rescues)") if away else \
+        f"totals over {len(closed)} closed trade{'' if len(closed) == 1 else 's'}"
+    head = ended + (f" ({still_open} still open)" if still_open else "")
     if not closed:
         return [head]
     wins = sum(1 for t in closed if t.net_btc is not None and t.net_btc > 0)

@@ -95,6 +95,12 @@ def _px(price) -> str:
     return f"{price:.1f}" if price is not None else "-"
 
 
+def _open(bot) -> list[str]:
+    """The trade the bot holds now (none when FLAT): any other without a close row has ended."""
+    trade = bot.trader.trade
+    return [trade.trade_id] if trade is not None else []
+
+
 def _ledger(bot) -> list[str]:
     acc = bot.accounting
     if acc is None or acc.log is None:
@@ -102,11 +108,11 @@ def _ledger(bot) -> list[str]:
             return []
         lines = ["ledger: none written (DRY_RUN)" + (": on paper, filled from the local books"
                                                      if acc is not None and acc.rows else "")]
-        return lines + (["", render(acc.rows)] if acc is not None and acc.rows else [])
+        return lines + (["", render(acc.rows, _open(bot))] if acc is not None and acc.rows else [])
     lines = [f"ledger: {len(acc.rows)} row(s) this run in {acc.log.path}"
              + (f", {acc.log.pending} waiting to be written" if acc.log.pending else "")]
     if acc.rows:
-        lines += ["", render(acc.rows)]
+        lines += ["", render(acc.rows, _open(bot))]
     inv = bot.last_invariant
     if inv is not None:
         lines += ["invariant (ledger vs the exchange's own balances):"] + \
