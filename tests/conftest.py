@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -35,3 +36,14 @@ def rsps():
     that want every answer used define their own."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture(autouse=True)
+def _no_bot_outlives_its_test():
+    """A test that fails before closing its in-process bot (tests/harness.py BotRun) would leave
+    it running into the next tests: stopped here, whatever happened."""
+    yield
+    harness = sys.modules.get("tests.harness")
+    if harness is not None:
+        harness.close_leftover_runs()
+

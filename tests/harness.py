@@ -27,6 +27,19 @@ EASY = ("--enter-bps", "0.5", "--exit-bps", "0.3", "--stop-bps", "40", "--min-v-
         "--max-q-btc-frontier", "0.05", "--reopen-cooldown-sec", "0.5")
 
 
+# every BotRun not closed yet: a test that fails before its close() must not leave its bot
+# running into the next tests (its REST calls would land in their `responses` mocks)
+OPEN_RUNS: list["BotRun"] = []
+
+
+def close_leftover_runs() -> None:
+    while OPEN_RUNS:
+        run = OPEN_RUNS.pop()
+        run.stop.set()
+        run.thread.join(timeout=60)
+        logging.getLogger("arbitrage").removeHandler(run.refused_snapshots)
+
+
 class _Refusals(logging.Handler):
     """Collects "refusing to save an inconsistent snapshot" (arbitrage/persistence/state.py) while a bot runs."""
 
@@ -68,6 +81,7 @@ class BotRun:
         # a snapshot the state file refuses is a bug in the bot, never a test's fault
         self.refused_snapshots = _Refusals()
         logging.getLogger("arbitrage").addHandler(self.refused_snapshots)
+        OPEN_RUNS.append(self)
 
     def sync_of(self, symbol: str):
         return self.md.spot if symbol == self.spot else self.md.perp
@@ -87,6 +101,8 @@ class BotRun:
             self.stop.set()
             self.thread.join(timeout=60)
             logging.getLogger("arbitrage").removeHandler(self.refused_snapshots)
+            if self in OPEN_RUNS:
+                OPEN_RUNS.remove(self)
             assert not self.thread.is_alive(), "the bot did not stop"
 
     def assert_exchange_agrees(self, hedged_ok: bool = True) -> None:
