@@ -94,50 +94,41 @@ def _basis_bps(row: LedgerRow | None) -> Decimal | None:
 
 
 def _result(trade_id: str, rows: list[LedgerRow], ended: bool = False) -> TradeResult:
-    """`ended`: the trade is over although it has no close row (see trade_results)."""
+    """`ended`: the trade is over although it has no close row (see trade_results): an entry
+    undone by its rescues (e.g. a maker pair with one leg filled). It ends at its last row and its
+    result is its flows like a close's, the USDT at its last spot price: a rescue's loss is part
+    of what the strategy made."""
     pair_rows = [r for r in rows if r.event != FUNDING]
     first = next((r for r in pair_rows if r.event == OPEN), pair_rows[0] if pair_rows else rows[0])
     close = next((r for r in reversed(pair_rows) if r.event == CLOSE), None)
-    if close is None and ended:
-        return _rescued_away(trade_id, rows, pair_rows or rows, first)
+    rescued_away = close is None and ended
     direction = _direction(first)
     edge = None
     entry_basis, exit_basis = _basis_bps(first), _basis_bps(close)
     if entry_basis is not None and exit_basis is not None and direction != "?":
         sign = 1 if direction == "buy_spot" else -1
         edge = sign * (entry_basis - exit_basis)
-    net = close.net_btc if close is not None else None
-    if close is not None and net is None and close.spot_vwap:
-        net = close_net_btc(rows, close.spot_vwap)
+    net, net_price, closed_ms = None, None, None
+    if close is not None:
+        net, net_price, closed_ms = close.net_btc, close.spot_vwap, close.ts_ms
+        if net is None and close.spot_vwap:
+            net = close_net_btc(rows, close.spot_vwap)
+    elif rescued_away:
+        prices = [r.spot_vwap for r in pair_rows if r.spot_vwap]
+        net_price = prices[-1] if prices else None
+        # no spot fill at all (only the perp leg filled, then was closed): no USDT to convert
+        net = close_net_btc(rows, net_price or Decimal(1))
+        closed_ms = (pair_rows or rows)[-1].ts_ms
     return TradeResult(
-        trade_id=trade_id, direction=direction, opened_ms=first.ts_ms,
-        closed_ms=close.ts_ms if close is not None else None,
+        trade_id=trade_id, direction=direction, opened_ms=first.ts_ms, closed_ms=closed_ms,
         q_btc=first.Q_btc, contracts=first.N_cntr, entry_spot=first.spot_vwap,
         entry_perp=first.perp_vwap, exit_spot=close.spot_vwap if close else None,
         exit_perp=close.perp_vwap if close else None, edge_bps=edge,
         fees_btc=sum(((r.fee_btc_spot or ZERO) + (r.fee_btc_cm or ZERO) for r in pair_rows), ZERO),
         funding_btc=sum((r.income_btc or ZERO for r in rows if r.event == FUNDING), ZERO),
         net_btc=net,
-        net_usdt=(net * close.spot_vwap).quantize(CENT) if net is not None and close else None)
-
-
-def _rescued_away(trade_id: str, rows: list[LedgerRow], pair_rows: list[LedgerRow],
-                  first: LedgerRow) -> TradeResult:
-    """An entry undone by its rescues (e.g. a maker pair with one leg filled): it ends at its last
-    row, its result is its flows like a close's (the USDT at its last spot price): a rescue's
-    loss is part of what the strategy made."""
-    prices = [r.spot_vwap for r in pair_rows if r.spot_vwap]
-    # no spot fill at all (only the perp leg filled, then was closed): no USDT to convert
-    net = close_net_btc(rows, prices[-1] if prices else Decimal(1))
-    return TradeResult(
-        trade_id=trade_id, direction=_direction(first), opened_ms=first.ts_ms,
-        closed_ms=pair_rows[-1].ts_ms, q_btc=first.Q_btc, contracts=first.N_cntr,
-        entry_spot=first.spot_vwap, entry_perp=first.perp_vwap, exit_spot=None, exit_perp=None,
-        edge_bps=None,
-        fees_btc=sum(((r.fee_btc_spot or ZERO) + (r.fee_btc_cm or ZERO) for r in pair_rows), ZERO),
-        funding_btc=sum((r.income_btc or ZERO for r in rows if r.event == FUNDING), ZERO),
-        net_btc=net, net_usdt=(net * prices[-1]).quantize(CENT) if prices else None,
-        rescued_away=True)
+        net_usdt=(net * net_price).quantize(CENT) if net is not None and net_price else None,
+        rescued_away=rescued_away)
 
 
 def trade_results(rows: list[LedgerRow], open_trades: Iterable[str] | None = None

@@ -34,10 +34,7 @@ OPEN_RUNS: list["BotRun"] = []
 
 def close_leftover_runs() -> None:
     while OPEN_RUNS:
-        run = OPEN_RUNS.pop()
-        run.stop.set()
-        run.thread.join(timeout=60)
-        logging.getLogger("arbitrage").removeHandler(run.refused_snapshots)
+        OPEN_RUNS[-1].shut_down()
 
 
 class _Refusals(logging.Handler):
@@ -97,13 +94,17 @@ class BotRun:
 
     def close(self) -> None:
         if not self._closed:
-            self._closed = True
-            self.stop.set()
-            self.thread.join(timeout=60)
-            logging.getLogger("arbitrage").removeHandler(self.refused_snapshots)
-            if self in OPEN_RUNS:
-                OPEN_RUNS.remove(self)
+            self.shut_down()
             assert not self.thread.is_alive(), "the bot did not stop"
+
+    def shut_down(self) -> None:
+        """Stop the bot and let go of it (close() also checks that it stopped)."""
+        self._closed = True
+        self.stop.set()
+        self.thread.join(timeout=60)
+        logging.getLogger("arbitrage").removeHandler(self.refused_snapshots)
+        if self in OPEN_RUNS:
+            OPEN_RUNS.remove(self)
 
     def assert_exchange_agrees(self, hedged_ok: bool = True) -> None:
         """No open orders; the COIN-M position and the spot BTC balance are exactly what the bot's
